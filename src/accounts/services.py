@@ -1,0 +1,224 @@
+"""Accounts rules: creating users and schools, signing in, access tokens, installation secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from accounts.passwords import hash_password, verify_password
+from accounts.schemas import SchoolView, UserView
+from accounts.tables import DISTRICTS, ROLES, AccessToken, InstallationSecret, School, User
+from core import clock
+from core.db import write_transaction
+from core.errors import DomainError
+from core.i18n import N_
+
+TOKEN_TTL = timedelta(hours=12)
+USERNAME_RE = re.compile(r"^[^\s]{1,150}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+class AccountError(DomainError):
+    messages: ClassVar[dict[str, tuple[int, str]]] = {
+        "duplicate_username": (409, N_("The username “{username}” is taken; choose another.")),
+        "bad_username": (
+            422,
+            N_("A username has 1 to 150 characters and no spaces."),
+        ),
+        "bad_role": (422, N_("The role must be teacher, staff or auditor.")),
+        "short_password": (422, N_("A password needs at least {n} characters.")),
+        "school_required": (422, N_("A teacher needs a school and its district.")),
+        "bad_district": (422, N_("The district must be one of Xiamen's six: {districts}.")),
+        "school_not_allowed": (422, N_("Only teachers belong to a school.")),
+    }
+
+
+def check_district(district: str) -> None:
+    if district not in DISTRICTS:
+        raise AccountError("bad_district", districts="、".join(DISTRICTS))
+
+
+async def find_or_create_school(name: str, district: str) -> SchoolView:
+    """The school with this name in this district, registering it if it is new."""
+    name = name.strip()
+    check_district(district)
+    if not name:
+        raise AccountError("school_required")
+    async with write_transaction():
+        row = (
+            await School.select(School.id)
+            .where((School.name == name) & (School.district == district))
+            .first()
+        )
+        if row is None:
+            created = await School.insert(
+                School(name=name, district=district, created_at=clock.now())
+            ).returning(School.id)
+            school_id = created[0]["id"]
+        else:
+            school_id = row["id"]
+    return SchoolView(id=school_id, name=name, district=district)
+
+
+async def create_user(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    phone: str = "",
+    school_id: int | None = None,
+    min_password_length: int = MIN_PASSWORD_LENGTH,
+) -> int:
+    """Create an account; the caller links staff to a venue (venues depends on accounts, not back)."""
+    if not USERNAME_RE.match(username):
+        raise AccountError("bad_username")
+    if role not in ROLES:
+        raise AccountError("bad_role")
+    if len(password) < max(min_password_length, 1):
+        raise AccountError("short_password", n=max(min_password_length, 1))
+    if role == "teacher" and school_id is None:
+        raise AccountError("school_required")
+    if role != "teacher" and school_id is not None:
+        raise AccountError("school_not_allowed")
+    password_hash = await hash_password(password)
+    async with write_transaction():
+        if await User.exists().where(User.username == username):
+            raise AccountError("duplicate_username", username=username)
+        rows = await User.insert(
+            User(
+                username=username,
+                password_hash=password_hash,
+                role=role,
+                display_name=display_name or username,
+                phone=phone,
+                school=school_id,
+                created_at=clock.now(),
+            )
+        ).returning(User.id)
+    return int(rows[0]["id"])
+
+
+async def authenticate(username: str, password: str) -> int | None:
+    """The user's id when the credentials are right and the account is active, else None."""
+    row = (
+        await User.select(User.id, User.password_hash, User.is_active)
+        .where(User.username == username)
+        .first()
+    )
+    ok = await verify_password(password, row["password_hash"] if row else None)
+    if not ok or row is None or not row["is_active"]:
+        return None
+    return int(row["id"])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(user_id: int, ttl: timedelta = TOKEN_TTL) -> tuple[str, int]:
+    """A new bearer token (random, 256 bits) and its lifetime in seconds."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    async with write_transaction():
+        await AccessToken.insert(
+            AccessToken(token_hash=_token_hash(token), user=user_id, created_at=now, expires_at=now + ttl)
+        )
+        # Housekeeping on the write path keeps the table small without a separate job.
+        await AccessToken.delete().where(AccessToken.expires_at < now - timedelta(days=1))
+    return token, int(ttl.total_seconds())
+
+
+async def user_id_for_token(token: str) -> int | None:
+    if not token or len(token) > 200:
+        return None
+    row = (
+        await AccessToken.select(AccessToken.user)
+        .where((AccessToken.token_hash == _token_hash(token)) & (AccessToken.expires_at > clock.now()))
+        .first()
+    )
+    return int(row["user"]) if row else None
+
+
+async def revoke_token(token: str) -> None:
+    async with write_transaction():
+        await AccessToken.delete().where(AccessToken.token_hash == _token_hash(token))
+
+
+USER_COLUMNS: tuple[Any, ...] = (
+    User.id,
+    User.username,
+    User.role,
+    User.display_name,
+    User.is_active,
+    User.created_at,
+    User.school.id.as_alias("school_id"),
+    User.school.name.as_alias("school_name"),
+    User.school.district.as_alias("district"),
+)
+
+
+def _user_view(row: dict[str, Any]) -> UserView:
+    return UserView(
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        display_name=row["display_name"],
+        school_id=row["school_id"],
+        school_name=row["school_name"],
+        district=row["district"],
+        created_at=row["created_at"],
+    )
+
+
+async def get_user(user_id: int) -> UserView | None:
+    row = await User.select(*USER_COLUMNS).where((User.id == user_id) & (User.is_active.eq(True))).first()
+    return _user_view(row) if row else None
+
+
+async def get_user_by_username(username: str) -> UserView | None:
+    row = await User.select(*USER_COLUMNS).where(User.username == username).first()
+    return _user_view(row) if row else None
+
+
+async def list_users(role: str | None = None) -> list[UserView]:
+    query = User.select(*USER_COLUMNS).order_by(User.id)
+    if role:
+        query = query.where(User.role == role)
+    return [_user_view(r) for r in await query]
+
+
+async def list_schools() -> list[SchoolView]:
+    rows = (
+        await School.select(School.id, School.name, School.district)
+        .order_by(School.district)
+        .order_by(School.name)
+    )
+    return [SchoolView(**r) for r in rows]
+
+
+async def installation_secret(name: str, make: Callable[[], str]) -> str:
+    """A secret generated once for the installation and shared by every process through the database."""
+    row = (
+        await InstallationSecret.select(InstallationSecret.value)
+        .where(InstallationSecret.name == name)
+        .first()
+    )
+    if row:
+        return str(row["value"])
+    async with write_transaction():
+        # Two processes starting together: the unique name lets only one insert win.
+        await InstallationSecret.insert(
+            InstallationSecret(name=name, value=make(), created_at=clock.now())
+        ).on_conflict(action="DO NOTHING")
+    row = (
+        await InstallationSecret.select(InstallationSecret.value)
+        .where(InstallationSecret.name == name)
+        .first()
+    )
+    assert row is not None
+    return str(row["value"])

@@ -1,0 +1,230 @@
+"""Check-in at the door: the results of api.md in their order, admitting each person at most once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from accounts.schemas import UserView
+from bookings import keys
+from bookings.schemas import CheckInForm, CheckInOutcome
+from bookings.tables import Booking, CheckIn
+from bookings.tickets import normalize_code, pass_kid, verify_pass
+from core import clock
+from core.db import write_transaction
+from core.errors import Forbidden
+from core.i18n import N_, gettext
+
+# result -> (HTTP status, message id); the order of checks in `check_in` is the order of api.md.
+RESULTS: dict[str, tuple[int, str]] = {
+    "invalid": (400, N_("This is not a kepu pass or pass code. Check the code and try again.")),
+    "wrong_venue": (409, N_("This pass is for another venue.")),
+    "cancelled": (409, N_("This booking was cancelled; the pass no longer admits.")),
+    "not_confirmed": (409, N_("This booking is not confirmed (awaiting approval or declined).")),
+    "wrong_day": (409, N_("This pass is for {day}, not today.")),
+    "outside_window": (409, N_("Arrival is open from {opens} to {closes}.")),
+    "already_checked_in": (
+        409,
+        N_("Already checked in ({admitted} of {booked} people). To admit a later group, enter its counts."),
+    ),
+    "too_many": (
+        422,
+        N_("At most {students} students and {chaperones} adults remain to be admitted for this booking."),
+    ),
+    "admitted": (200, N_("Admitted: {students} students and {chaperones} adults.")),
+}
+
+_CAS_ATTEMPTS = 8
+
+
+def _outcome(result: str, booking_id: int | None = None, **params: Any) -> CheckInOutcome:
+    status, message = RESULTS[result]
+    return CheckInOutcome(
+        result=result, status_code=status, detail=gettext(message).format(**params), booking_id=booking_id
+    )
+
+
+async def _record(
+    actor: UserView,
+    result: str,
+    *,
+    booking_id: int | None,
+    venue_id: int | None,
+    form: CheckInForm,
+    students: int = 0,
+    chaperones: int = 0,
+) -> None:
+    await CheckIn.insert(
+        CheckIn(
+            booking=booking_id,
+            venue=venue_id,
+            result=result,
+            students=students,
+            chaperones=chaperones,
+            staff=actor.id,
+            device=form.device[:64],
+            created_at=clock.now(),
+        )
+    )
+
+
+async def _find_booking(token: str) -> int | None:
+    """The booking a scanned QR text or typed code refers to, or None when it is neither."""
+    claims = verify_pass(token, await keys.public_keys(pass_kid(token)))
+    if claims is not None:
+        return claims.booking_id
+    code = normalize_code(token)
+    if code is None:
+        return None
+    row = await Booking.select(Booking.id).where(Booking.code == code).first()
+    return int(row["id"]) if row else None
+
+
+def _window(row: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    before, after = row["arrival_before"], row["arrival_after"]
+    if before is None and after is None:
+        return None
+    start, end = clock.day_bounds(clock.local(row["starts_at"]).date())
+    opens = row["starts_at"] - timedelta(minutes=before) if before is not None else start
+    closes = row["ends_at"] + timedelta(minutes=after) if after is not None else end
+    return opens, closes
+
+
+async def check_in(actor: UserView, form: CheckInForm) -> CheckInOutcome:
+    if not actor.is_staff or actor.venue_id is None:
+        raise Forbidden("role")
+    async with write_transaction():
+        outcome = await _check_in(actor, form)
+    return outcome
+
+
+async def _check_in(actor: UserView, form: CheckInForm) -> CheckInOutcome:
+    booking_id = await _find_booking(form.token)
+    row = None
+    if booking_id is not None:
+        row = (
+            await Booking.select(
+                Booking.id,
+                Booking.venue,
+                Booking.status,
+                Booking.students,
+                Booking.chaperones,
+                Booking.admitted_students,
+                Booking.admitted_chaperones,
+                Booking.class_name,
+                Booking.grade,
+                Booking.school.name.as_alias("school_name"),
+                Booking.slot.starts_at.as_alias("starts_at"),
+                Booking.slot.ends_at.as_alias("ends_at"),
+                Booking.venue.arrival_before_start_minutes.as_alias("arrival_before"),
+                Booking.venue.arrival_after_end_minutes.as_alias("arrival_after"),
+            )
+            .where(Booking.id == booking_id)
+            .first()
+        )
+    if row is None:
+        await _record(actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form)
+        return _outcome("invalid")
+    bid = int(row["id"])
+    if row["venue"] != actor.venue_id:
+        # Not the caller's venue: record the attempt against the caller's venue, reveal nothing.
+        await _record(actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form)
+        return _outcome("wrong_venue")
+
+    async def deny(result: str, **params: Any) -> CheckInOutcome:
+        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form)
+        out = _outcome(result, bid, **params)
+        _describe(out, row)
+        return out
+
+    if row["status"] == "cancelled":
+        return await deny("cancelled")
+    if row["status"] != "confirmed":
+        return await deny("not_confirmed")
+    starts_local = clock.local(row["starts_at"])
+    if starts_local.date() != clock.today():
+        return await deny("wrong_day", day=starts_local.date().isoformat())
+    window = _window(row)
+    now = clock.now()
+    if window is not None and not (window[0] <= now <= window[1]):
+        return await deny(
+            "outside_window",
+            opens=clock.local(window[0]).strftime("%H:%M"),
+            closes=clock.local(window[1]).strftime("%H:%M"),
+        )
+
+    for _ in range(_CAS_ATTEMPTS):
+        seen_s, seen_c = row["admitted_students"], row["admitted_chaperones"]
+        left_s, left_c = row["students"] - seen_s, row["chaperones"] - seen_c
+        first = seen_s == 0 and seen_c == 0
+        counts_given = form.students is not None or form.chaperones is not None
+        if (not first and not counts_given) or (left_s == 0 and left_c == 0):
+            return await deny(
+                "already_checked_in", admitted=seen_s + seen_c, booked=row["students"] + row["chaperones"]
+            )
+        if first:
+            students = form.students if form.students is not None else row["students"]
+            chaperones = form.chaperones if form.chaperones is not None else row["chaperones"]
+        else:
+            students, chaperones = form.students or 0, form.chaperones or 0
+        if students > left_s or chaperones > left_c or students + chaperones == 0:
+            return await deny("too_many", students=left_s, chaperones=left_c)
+        # Compare-and-set on the counts just read: two doors scanning the same pass at once cannot
+        # both add people; the loser re-reads and is told what is left.
+        updated = await (
+            Booking.update(
+                {
+                    Booking.admitted_students: Booking.admitted_students + students,
+                    Booking.admitted_chaperones: Booking.admitted_chaperones + chaperones,
+                    Booking.first_admitted_at: row.get("first_admitted_at") or now,
+                    Booking.updated_at: now,
+                }
+            )
+            .where(
+                (Booking.id == bid)
+                & (Booking.status == "confirmed")
+                & (Booking.admitted_students == seen_s)
+                & (Booking.admitted_chaperones == seen_c)
+            )
+            .returning(Booking.admitted_students, Booking.admitted_chaperones)
+        )
+        if updated:
+            await _record(
+                actor,
+                "admitted",
+                booking_id=bid,
+                venue_id=actor.venue_id,
+                form=form,
+                students=students,
+                chaperones=chaperones,
+            )
+            out = _outcome("admitted", bid, students=students, chaperones=chaperones)
+            out.students, out.chaperones = students, chaperones
+            row["admitted_students"] = updated[0]["admitted_students"]
+            row["admitted_chaperones"] = updated[0]["admitted_chaperones"]
+            _describe(out, row)
+            return out
+        fresh = (
+            await Booking.select(Booking.status, Booking.admitted_students, Booking.admitted_chaperones)
+            .where(Booking.id == bid)
+            .first()
+        )
+        assert fresh is not None
+        if fresh["status"] == "cancelled":
+            return await deny("cancelled")
+        row.update(fresh)
+    return await deny(
+        "already_checked_in",
+        admitted=row["admitted_students"] + row["admitted_chaperones"],
+        booked=row["students"] + row["chaperones"],
+    )
+
+
+def _describe(out: CheckInOutcome, row: dict[str, Any]) -> None:
+    out.admitted_students = row["admitted_students"]
+    out.admitted_chaperones = row["admitted_chaperones"]
+    out.booked_students = row["students"]
+    out.booked_chaperones = row["chaperones"]
+    out.school_name = row["school_name"]
+    out.class_name = row["class_name"]
+    out.grade = row["grade"]

@@ -1,0 +1,98 @@
+"""Bookings API: booking, reading and cancelling visits, the pass as QR and calendar, and check-in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath
+
+from accounts.schemas import UserView
+from bookings import checkin, services
+from bookings.ics import visit_calendar
+from bookings.qr import qr_png
+from bookings.schemas import BookingForm, BookingView, CheckInForm, CheckInOutcome
+from core.guards import requires_role
+from core.i18n import gettext
+
+
+class BookingList(msgspec.Struct):
+    items: list[BookingView]
+
+
+def calendar_for(booking: BookingView, base_url: str = "") -> bytes:
+    location = "，".join(p for p in (booking.venue_name, booking.venue_address) if p)
+    summary = gettext("Class visit: {venue}").format(venue=booking.venue_name)
+    lines = [
+        gettext("School: {school}").format(school=booking.school_name),
+        gettext("Class: {cls} {grade}").format(cls=booking.class_name, grade=booking.grade).strip(),
+        gettext("Students: {s}, adults: {c}").format(s=booking.students, c=booking.chaperones),
+        gettext("Pass code: {code}").format(code=booking.code),
+    ]
+    return visit_calendar(
+        uid=f"booking-{booking.id}@kepu",
+        summary=summary,
+        description="\n".join(lines),
+        location=location,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        sequence=1 if booking.status == "cancelled" else 0,
+        url=f"{base_url}/bookings/{booking.id}" if base_url else None,
+        status="CANCELLED" if booking.status == "cancelled" else "CONFIRMED",
+    )
+
+
+class BookingApi(Controller):
+    path = "/api/v1/bookings"
+    tags = ["bookings"]  # noqa: RUF012
+
+    @post("/", summary="Book a slot for a class (teacher)", guards=[requires_role("teacher")])
+    async def create(
+        self, actor: NamedDependency[UserView], data: Annotated[BookingForm, Body()]
+    ) -> BookingView:
+        return await services.create_booking(actor, data)
+
+    @get("/", summary="Bookings the caller may see")
+    async def list(self, actor: NamedDependency[UserView]) -> BookingList:
+        return BookingList(items=await services.list_bookings(actor))
+
+    @get("/{booking_id:int}", summary="One booking")
+    async def detail(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> BookingView:
+        return await services.get_booking(actor, booking_id)
+
+    @post("/{booking_id:int}/cancel", status_code=200, summary="Cancel a booking")
+    async def cancel(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> BookingView:
+        return await services.cancel_booking(actor, booking_id)
+
+    @get("/{booking_id:int}/qr.png", summary="The pass as a QR code", media_type="image/png")
+    async def qr(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
+        booking = await services.get_booking(actor, booking_id)
+        return Response(
+            qr_png(booking.qr_token), media_type="image/png", headers={"Cache-Control": "private"}
+        )
+
+    @get(
+        "/{booking_id:int}/calendar.ics", summary="The visit as an iCalendar file", media_type="text/calendar"
+    )
+    async def calendar(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
+        booking = await services.get_booking(actor, booking_id)
+        return Response(
+            calendar_for(booking),
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="kepu-booking-{booking.id}.ics"'},
+        )
+
+
+class CheckInApi(Controller):
+    path = "/api/v1/checkins"
+    guards = [requires_role("staff")]  # noqa: RUF012
+    tags = ["check-in"]  # noqa: RUF012
+
+    @post("/", summary="Scan a pass at the door (staff of the venue)")
+    async def create(
+        self, actor: NamedDependency[UserView], data: Annotated[CheckInForm, Body()]
+    ) -> Response[CheckInOutcome]:
+        outcome = await checkin.check_in(actor, data)
+        return Response(outcome, status_code=outcome.status_code)

@@ -1,0 +1,63 @@
+"""Bookings tables: class visits, check-ins (admitted and denied), and the pass-signing keys."""
+
+from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from accounts.tables import School, User
+from venues.tables import Slot, Venue
+
+STATUSES = ("requested", "confirmed", "declined", "cancelled")
+
+
+class PassKey(Table, tablename="bookings_pass_key"):
+    """An Ed25519 key pair that signs passes; the id is the key id in every token, so keys can rotate."""
+
+    private_key = Bytea(secret=True)
+    public_key = Bytea()
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Booking(Table, tablename="bookings_booking"):
+    """A class visit booked by a teacher for their school. Counts only: no pupils' names (PIPL)."""
+
+    slot = ForeignKey(references=Slot, null=False, index=True, on_delete=OnDelete.restrict)
+    venue = ForeignKey(
+        references=Venue,
+        null=False,
+        index=True,
+        on_delete=OnDelete.restrict,
+        help_text="The slot's venue, kept here so venue lists and check-ins need no join.",
+    )
+    school = ForeignKey(references=School, null=False, index=True, on_delete=OnDelete.restrict)
+    teacher = ForeignKey(references=User, null=False, index=True, on_delete=OnDelete.restrict)
+    status = Varchar(length=16, default="confirmed")
+    students = Integer()
+    chaperones = Integer()
+    grade = Varchar(length=200, default="")
+    class_name = Varchar(length=200, default="")
+    code = Varchar(length=16, unique=True, help_text="The typed fallback code printed beside the QR.")
+    qr_token = Varchar(length=255, default="")
+    admitted_students = Integer(default=0)
+    admitted_chaperones = Integer(default=0)
+    first_admitted_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancelled_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+
+
+class CheckIn(Table, tablename="bookings_checkin"):
+    """Every scan at the door, admitted or denied; admissions carry the counts that actually came."""
+
+    booking = ForeignKey(references=Booking, null=True, default=None, index=True, on_delete=OnDelete.restrict)
+    venue = ForeignKey(references=Venue, null=True, default=None, index=True, on_delete=OnDelete.restrict)
+    result = Varchar(length=24, help_text="admitted | invalid | wrong_venue | ... (api.md order)")
+    students = Integer(default=0)
+    chaperones = Integer(default=0)
+    staff = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    device = Varchar(length=64, default="")
+    offline = Boolean(default=False)
+    nonce = Varchar(length=64, null=True, default=None, unique=True)
+    created_at = Timestamptz(index=True)

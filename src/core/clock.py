@@ -1,0 +1,48 @@
+"""The one clock kepu reads, and Asia/Shanghai calendar helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+# Tests replace this to move time; nothing else should call datetime.now().
+_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware (UTC), to the second."""
+    return _now().replace(microsecond=0)
+
+
+def local(dt: datetime) -> datetime:
+    """The same instant expressed in Asia/Shanghai."""
+    return dt.astimezone(TZ)
+
+
+def today() -> date:
+    """Today's date in Asia/Shanghai."""
+    return local(now()).date()
+
+
+def as_aware(dt: datetime) -> datetime:
+    """A value sent without an offset is read as Asia/Shanghai (api.md, "time")."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=TZ)
+    return dt
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in Asia/Shanghai, as aware instants."""
+    start = datetime.combine(day, time.min, tzinfo=TZ)
+    return start, start + timedelta(days=1)
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """[1 Jan, next 1 Jan) of a calendar year in Asia/Shanghai."""
+    return (
+        datetime(year, 1, 1, tzinfo=TZ),
+        datetime(year + 1, 1, 1, tzinfo=TZ),
+    )

@@ -1,0 +1,19 @@
+"""Shared field types for msgspec Structs: the limits api.md sets on text and counts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+Text200 = Annotated[str, msgspec.Meta(max_length=200)]
+Name200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=24 * 60)]
+
+District = Literal["思明区", "湖里区", "集美区", "海沧区", "同安区", "翔安区"]
+VenueKind = Literal[
+    "science_museum", "museum", "education_base", "laboratory", "scientist_spirit_base", "community_site"
+]
+SlotKind = Literal["school_visit", "lab_open_day", "activity"]

@@ -1,0 +1,96 @@
+"""Yearly figures per venue, one aggregate query; admissions come from check-ins, never from bookings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import ClassVar
+
+from core import clock
+from core.errors import DomainError
+from core.i18n import N_
+from evaluation.schemas import VenueYearReport, VenueYearRow
+from venues.tables import Venue
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+class ReportError(DomainError):
+    messages: ClassVar[dict[str, tuple[int, str]]] = {
+        "bad_year": (422, N_("Give a year between {low} and {high}, e.g. year=2026.")),
+    }
+
+
+# Bookings that are neither cancelled nor declined count as booked; admissions are the counts
+# recorded at the door (kept on the booking by every check-in); a no-show is a confirmed booking
+# whose slot has ended with nobody admitted.
+_SQL = """
+SELECT v.id AS venue_id, v.name AS venue_name, v.district AS district, v.kind AS kind,
+       COALESCE(s.slots, 0) AS slots,
+       COALESCE(s.capacity, 0) AS capacity,
+       COALESCE(b.bookings, 0) AS bookings,
+       COALESCE(b.people_booked, 0) AS people_booked,
+       COALESCE(b.people_admitted, 0) AS people_admitted,
+       COALESCE(b.students_admitted, 0) AS students_admitted,
+       COALESCE(b.chaperones_admitted, 0) AS chaperones_admitted,
+       COALESCE(b.no_show_bookings, 0) AS no_show_bookings
+FROM venues_venue v
+LEFT JOIN (
+    SELECT venue AS venue_id, COUNT(*) AS slots, SUM(capacity) AS capacity
+    FROM venues_slot
+    WHERE starts_at >= {} AND starts_at < {}
+    GROUP BY venue
+) s ON s.venue_id = v.id
+LEFT JOIN (
+    SELECT bk.venue AS venue_id,
+           COUNT(*) AS bookings,
+           SUM(bk.students + bk.chaperones) AS people_booked,
+           SUM(bk.admitted_students + bk.admitted_chaperones) AS people_admitted,
+           SUM(bk.admitted_students) AS students_admitted,
+           SUM(bk.admitted_chaperones) AS chaperones_admitted,
+           SUM(CASE WHEN bk.status = 'confirmed' AND sl.ends_at < {}
+                     AND bk.admitted_students + bk.admitted_chaperones = 0 THEN 1 ELSE 0 END)
+               AS no_show_bookings
+    FROM bookings_booking bk
+    JOIN venues_slot sl ON sl.id = bk.slot
+    WHERE bk.status NOT IN ('cancelled', 'declined')
+      AND sl.starts_at >= {} AND sl.starts_at < {}
+    GROUP BY bk.venue
+) b ON b.venue_id = v.id
+ORDER BY v.id
+"""
+
+
+def check_year(year: int | None) -> int:
+    if year is None or not (MIN_YEAR <= year <= MAX_YEAR):
+        raise ReportError("bad_year", low=MIN_YEAR, high=MAX_YEAR)
+    return year
+
+
+async def venue_year_report(year: int) -> VenueYearReport:
+    year = check_year(year)
+    lo, hi = clock.year_bounds(year)
+    rows = await Venue.raw(_SQL, lo, hi, clock.now(), lo, hi)
+    return VenueYearReport(
+        year=year, items=[VenueYearRow(**{k: _int(k, v) for k, v in r.items()}) for r in rows]
+    )
+
+
+def _int(key: str, value: object) -> object:
+    # SUM over integers comes back as Decimal/float on some engines; the figures are whole numbers.
+    if key in ("venue_name", "district", "kind"):
+        return value
+    return int(value)  # type: ignore[call-overload]
+
+
+CSV_FIELDS = list(VenueYearRow.__struct_fields__)
+
+
+def report_csv(report: VenueYearReport) -> bytes:
+    """CSV with the JSON keys as header, UTF-8 with a BOM so spreadsheet programs show Chinese correctly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_FIELDS)
+    for row in report.items:
+        writer.writerow([getattr(row, f) for f in CSV_FIELDS])
+    return buf.getvalue().encode("utf-8-sig")

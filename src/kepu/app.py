@@ -1,0 +1,154 @@
+"""create_app(): the one place kepu is assembled — database, auth, sessions, CSRF, i18n, routes, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, MediaType, Response, Router, get
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from accounts import services as accounts
+from accounts.controllers import AuthApi
+from bookings import keys
+from bookings.controllers import BookingApi, CheckInApi
+from core import db
+from core.guards import requires_sign_in
+from evaluation.controllers import ReportApi
+from kepu import __version__
+from kepu.auth import ActorMiddleware, provide_actor
+from kepu.errors import EXCEPTION_HANDLERS
+from kepu.i18n_web import LanguageMiddleware, install_gettext
+from kepu.settings import Settings
+from kepu.stores import DatabaseStore
+from venues.controllers import SlotApi, VenueApi
+
+
+@get("/healthz", include_in_schema=True, tags=["health"], summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=True, tags=["health"], summary="The database answers")
+async def readyz() -> Response[dict[str, Any]]:
+    if await db.ping():
+        return Response({"status": "ok"}, media_type=MediaType.JSON)
+    return Response(
+        {"status_code": 503, "detail": "The database is not answering.", "status": "unavailable"},
+        status_code=503,
+        media_type=MediaType.JSON,
+    )
+
+
+def derive(root: str, purpose: str) -> str:
+    """A separate key per purpose from the root secret, so one leaked use does not expose the others."""
+    return hmac.new(root.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+async def root_secret(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    return await accounts.installation_secret("root", lambda: secrets.token_urlsafe(48))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    # Filled in at startup from KEPU_SECRET_KEY or the installation secret in the database, so
+    # every process shares it; a placeholder that is never used to serve a request.
+    csrf = CSRFConfig(
+        secret=secrets.token_hex(32),
+        cookie_name="kepu_csrf",
+        cookie_secure=settings.secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        header_name="x-csrftoken",
+        exclude=["/api/", "/healthz", "/readyz", "/schema"],
+    )
+    sessions = ServerSideSessionConfig(
+        key="kepu_session",
+        store="sessions",
+        max_age=settings.session_idle_minutes * 60,
+        renew_on_access=True,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        exclude=["/api/", "/static/", "/healthz", "/readyz", "/schema"],
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with db.database_lifespan(pool_size=settings.db_pool_size):
+            csrf.secret = derive(await root_secret(settings), "csrf")
+            await keys.ensure_key()
+            yield
+
+    def configure_templates(engine: JinjaTemplateEngine) -> None:
+        install_gettext(engine.engine)
+
+    api = Router(
+        path="/",
+        route_handlers=[VenueApi, SlotApi, BookingApi, CheckInApi, ReportApi],
+        guards=[requires_sign_in],
+        security=[{"BearerToken": []}],
+    )
+    from kepu.pages import PAGE_HANDLERS
+
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            AuthApi,
+            api,
+            *PAGE_HANDLERS,
+            create_static_files_router(
+                path="/static", directories=[settings.assets_dir], include_in_schema=False
+            ),
+        ],
+        dependencies={
+            "actor": Provide(provide_actor, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+        },
+        middleware=[
+            LanguageMiddleware(),
+            sessions.middleware,
+            ActorMiddleware(),
+        ],
+        csrf_config=csrf,
+        stores={"sessions": DatabaseStore("session")},
+        template_config=TemplateConfig(
+            directory=settings.templates_dir,
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="kepu JSON API",
+            version=__version__,
+            path="/schema",
+            description="科普预约 — booking and check-in for science venues. The contract: shared/api.md.",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", description="POST /api/v1/auth/token"
+                    )
+                }
+            ),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        debug=settings.debug,
+    )
+    # Tests enter this directly in their own event loop (recipes/litestar-piccolo.md §5).
+    app.state.kepu_lifespan = lifespan
+    app.state.settings = settings
+    return app

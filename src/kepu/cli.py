@@ -1,0 +1,157 @@
+"""The `kepu` command: migrate, serve, user add, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Sequence
+
+import core  # noqa: F401  (PICCOLO_CONF before Piccolo looks for its engine)
+from core.errors import DomainError
+
+
+async def _migrate(quiet: bool = True) -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from core import db
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
+        response = await run_forwards(app_name="all", migration_id="all", fake=False)
+    if not response.success:
+        raise SystemExit(f"kepu migrate: {response.message}")
+    engine = db.engine()
+    if db.is_sqlite(engine):
+        # WAL is a property of the file: set once here, every later connection uses it.
+        from piccolo.querystring import QueryString
+
+        await engine.run_querystring(QueryString("PRAGMA journal_mode=WAL"))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(quiet=not args.verbose))
+    print("kepu migrate: the database schema is current.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kepu.app import create_app
+
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        timeout_graceful_shutdown=15,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+async def _user_add(args: argparse.Namespace) -> str:
+    from accounts import services as accounts
+    from core.db import database_lifespan, write_transaction
+    from venues import services as venues
+
+    async with database_lifespan(pool_size=2):
+        school_id = None
+        if args.role == "teacher":
+            if not args.school or not args.district:
+                raise SystemExit("kepu user add: a teacher needs --school NAME and --district DISTRICT")
+            school_id = (await accounts.find_or_create_school(args.school, args.district)).id
+        elif args.school or args.district:
+            raise SystemExit("kepu user add: --school and --district are only for teachers")
+        if args.role == "staff":
+            if args.venue is None:
+                raise SystemExit("kepu user add: staff need --venue VENUE_ID")
+            await venues.get_venue(args.venue)
+        elif args.venue is not None:
+            raise SystemExit("kepu user add: --venue is only for staff")
+        async with write_transaction():
+            user_id = await accounts.create_user(
+                args.username,
+                args.password,
+                args.role,
+                display_name=args.name or "",
+                school_id=school_id,
+                # The operator at the console chooses; the password rules guard self-service forms.
+                min_password_length=1,
+            )
+            if args.role == "staff":
+                await venues.add_staff(args.venue, user_id, args.staff_role)
+    return f"kepu user add: created {args.role} {args.username!r} (id {user_id})."
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    try:
+        print(asyncio.run(_user_add(args)))
+    except DomainError as exc:
+        print(f"kepu user add: {exc.message()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kepu.demo import run_demo
+
+    return asyncio.run(run_demo(force=args.force))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kepu",
+        description="kepu (科普预约): booking and check-in for science venues. "
+        "The database comes from DATABASE_URL (sqlite:///PATH or postgresql://...); "
+        "unset, an SQLite file under ./data/.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="bring the database to the current schema (idempotent)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show each migration as it runs")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", help="serve the web pages and the JSON API until SIGTERM/SIGINT")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", 8000)), help="port (default $PORT or 8000)"
+    )
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("user", help="manage accounts")
+    user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--password", required=True, help="the password (hashed with argon2id)")
+    add.add_argument("--role", required=True, choices=["teacher", "staff", "auditor"])
+    add.add_argument("--venue", type=int, help="the venue id (staff only, required for staff)")
+    add.add_argument("--staff-role", default="door", choices=["door", "supervisor"], help="staff only")
+    add.add_argument("--school", help="the school's name (teachers; registered if new)")
+    add.add_argument("--district", help="the school's district, one of Xiamen's six (teachers)")
+    add.add_argument("--name", help="display name")
+    add.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser(
+        "demo", help="fill an empty database with a realistic Xiamen demo and print the logins"
+    )
+    p.add_argument("--force", action="store_true", help="add the demo even if the database has venues")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Settings, read once from the environment into a frozen object (README lists every variable)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    secret_key: str | None = None
+    secure_cookies: bool = False
+    session_idle_minutes: int = 8 * 60
+    db_pool_size: int = 10
+    base_url: str = ""
+    debug: bool = False
+    templates_dir: Path = field(default=ROOT / "templates")
+    assets_dir: Path = field(default=ROOT / "assets")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", ""),
+            secret_key=os.environ.get("KEPU_SECRET_KEY") or None,
+            secure_cookies=_bool("KEPU_SECURE_COOKIES", False),
+            session_idle_minutes=int(os.environ.get("KEPU_SESSION_IDLE_MINUTES", 8 * 60)),
+            db_pool_size=int(os.environ.get("KEPU_DB_POOL_SIZE", 10)),
+            base_url=os.environ.get("KEPU_BASE_URL", "").rstrip("/"),
+            debug=_bool("KEPU_DEBUG", False),
+        )

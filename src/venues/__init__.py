@@ -1,0 +1,1 @@
+"""Venues: science education bases, their staff, and the slots they publish."""

@@ -1,0 +1,239 @@
+"""Venues rules: registering venues, their staff, and publishing slots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+
+from accounts import services as accounts
+from accounts.schemas import UserView
+from accounts.tables import User
+from core import clock
+from core.db import write_transaction
+from core.errors import DomainError, Forbidden, NotFound
+from core.i18n import N_
+from venues.schemas import SlotForm, SlotView, StaffView, VenueForm, VenueUpdate, VenueView
+from venues.tables import Slot, StaffMembership, Venue
+
+
+class VenueError(DomainError):
+    messages: ClassVar[dict[str, tuple[int, str]]] = {
+        "slot_ends_before_start": (422, N_("A slot must end after it starts.")),
+        "slot_too_long": (422, N_("A slot lasts at most 24 hours; split longer events into several slots.")),
+        "not_staff": (422, N_("Only a staff account can work at a venue.")),
+        "capacity_below_booked": (
+            409,
+            N_("{booked} places are already booked; the capacity cannot go below that."),
+        ),
+    }
+
+
+VENUE_COLUMNS = (
+    Venue.id,
+    Venue.name,
+    Venue.kind,
+    Venue.district,
+    Venue.address,
+    Venue.arrival_before_start_minutes,
+    Venue.arrival_after_end_minutes,
+    Venue.created_at,
+)
+
+
+def can_manage(actor: UserView, venue_id: int) -> bool:
+    return actor.is_auditor or (actor.is_staff and actor.venue_id == venue_id)
+
+
+def require_manager(actor: UserView, venue_id: int) -> None:
+    if not (actor.is_auditor or actor.is_staff):
+        raise Forbidden("role")
+    if not can_manage(actor, venue_id):
+        raise Forbidden("other_venue")
+
+
+async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
+    if not actor.is_auditor:
+        raise Forbidden("role")
+    async with write_transaction():
+        rows = await Venue.insert(
+            Venue(
+                name=form.name.strip(),
+                kind=form.kind,
+                district=form.district,
+                address=form.address.strip(),
+                arrival_before_start_minutes=form.arrival_before_start_minutes,
+                arrival_after_end_minutes=form.arrival_after_end_minutes,
+                created_at=clock.now(),
+            )
+        ).returning(Venue.id)
+    return await get_venue(rows[0]["id"])
+
+
+async def update_venue(actor: UserView, venue_id: int, update: VenueUpdate) -> VenueView:
+    await get_venue(venue_id)
+    require_manager(actor, venue_id)
+    values: dict[Any, Any] = {
+        getattr(Venue, field): (value.strip() if isinstance(value, str) else value)
+        for field in update.__struct_fields__
+        if (value := getattr(update, field)) is not msgspec.UNSET
+    }
+    if values:
+        async with write_transaction():
+            await Venue.update(values).where(Venue.id == venue_id)
+    return await get_venue(venue_id)
+
+
+async def get_venue(venue_id: int) -> VenueView:
+    row = await Venue.select(*VENUE_COLUMNS).where(Venue.id == venue_id).first()
+    if row is None:
+        raise NotFound("venue")
+    return VenueView(**row)
+
+
+async def list_venues(*, district: str | None = None, kind: str | None = None) -> list[VenueView]:
+    query = Venue.select(*VENUE_COLUMNS).order_by(Venue.id)
+    if district:
+        query = query.where(Venue.district == district)
+    if kind:
+        query = query.where(Venue.kind == kind)
+    return [VenueView(**r) for r in await query]
+
+
+async def add_staff(venue_id: int, user_id: int, role: str = "door") -> None:
+    """Link a staff account to its venue (one venue per account)."""
+    await get_venue(venue_id)
+    user = await User.select(User.role).where(User.id == user_id).first()
+    if user is None:
+        raise NotFound("user")
+    if user["role"] != "staff":
+        raise VenueError("not_staff")
+    async with write_transaction():
+        await StaffMembership.delete().where(StaffMembership.user == user_id)
+        await StaffMembership.insert(StaffMembership(user=user_id, venue=venue_id, role=role))
+
+
+async def create_staff_user(
+    actor: UserView, venue_id: int, username: str, password: str, display_name: str = "", role: str = "door"
+) -> int:
+    """An auditor (or a supervisor of the venue) creates a staff account for a venue."""
+    await get_venue(venue_id)
+    if not (
+        actor.is_auditor
+        or (actor.is_staff and actor.venue_id == venue_id and actor.venue_role == "supervisor")
+    ):
+        raise Forbidden("role")
+    async with write_transaction():
+        user_id = await accounts.create_user(username, password, "staff", display_name=display_name)
+        await add_staff(venue_id, user_id, role)
+    return user_id
+
+
+async def membership(user_id: int) -> tuple[int, str] | None:
+    """(venue id, staff role) for a staff account, or None."""
+    row = (
+        await StaffMembership.select(StaffMembership.venue, StaffMembership.role)
+        .where(StaffMembership.user == user_id)
+        .first()
+    )
+    return (int(row["venue"]), str(row["role"])) if row else None
+
+
+async def list_staff(venue_id: int) -> list[StaffView]:
+    rows = (
+        await StaffMembership.select(
+            StaffMembership.user.id.as_alias("user_id"),
+            StaffMembership.user.username.as_alias("username"),
+            StaffMembership.user.display_name.as_alias("display_name"),
+            StaffMembership.venue.as_alias("venue_id"),
+            StaffMembership.role,
+        )
+        .where(StaffMembership.venue == venue_id)
+        .order_by(StaffMembership.id)
+    )
+    return [StaffView(**r) for r in rows]
+
+
+SLOT_COLUMNS = (
+    Slot.id,
+    Slot.venue.as_alias("venue_id"),
+    Slot.venue.name.as_alias("venue_name"),
+    Slot.starts_at,
+    Slot.ends_at,
+    Slot.capacity,
+    Slot.booked,
+    Slot.title,
+    Slot.kind,
+    Slot.created_at,
+)
+
+
+def slot_view(row: dict[str, Any]) -> SlotView:
+    return SlotView(
+        id=row["id"],
+        venue_id=row["venue_id"],
+        venue_name=row["venue_name"],
+        starts_at=clock.local(row["starts_at"]),
+        ends_at=clock.local(row["ends_at"]),
+        capacity=row["capacity"],
+        booked=row["booked"],
+        remaining=row["capacity"] - row["booked"],
+        title=row["title"],
+        kind=row["kind"],
+        created_at=clock.local(row["created_at"]),
+    )
+
+
+async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotView:
+    await get_venue(venue_id)
+    require_manager(actor, venue_id)
+    starts = clock.as_aware(form.starts_at).replace(microsecond=0)
+    ends = clock.as_aware(form.ends_at).replace(microsecond=0)
+    if ends <= starts:
+        raise VenueError("slot_ends_before_start")
+    if (ends - starts).total_seconds() > 24 * 3600:
+        raise VenueError("slot_too_long")
+    async with write_transaction():
+        rows = await Slot.insert(
+            Slot(
+                venue=venue_id,
+                starts_at=starts,
+                ends_at=ends,
+                capacity=form.capacity,
+                booked=0,
+                title=form.title.strip(),
+                kind=form.kind,
+                created_by=actor.id,
+                created_at=clock.now(),
+            )
+        ).returning(Slot.id)
+    return await get_slot(rows[0]["id"])
+
+
+async def get_slot(slot_id: int) -> SlotView:
+    row = await Slot.select(*SLOT_COLUMNS).where(Slot.id == slot_id).first()
+    if row is None:
+        raise NotFound("slot")
+    return slot_view(row)
+
+
+async def list_slots(
+    venue_id: int,
+    *,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    only_open: bool = False,
+) -> list[SlotView]:
+    """Slots starting in [from, before); `only_open` keeps those not yet started with room left."""
+    await get_venue(venue_id)
+    query = (
+        Slot.select(*SLOT_COLUMNS).where(Slot.venue == venue_id).order_by(Slot.starts_at).order_by(Slot.id)
+    )
+    if starts_from is not None:
+        query = query.where(Slot.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(Slot.starts_at < starts_before)
+    if only_open:
+        query = query.where((Slot.starts_at > clock.now()) & (Slot.booked < Slot.capacity))
+    return [slot_view(r) for r in await query]

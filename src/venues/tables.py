@@ -1,0 +1,60 @@
+"""Venues tables: venues (science education bases), their staff, and bookable slots."""
+
+from piccolo.columns import ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from accounts.tables import User
+
+KINDS = (
+    "science_museum",
+    "museum",
+    "education_base",
+    "laboratory",
+    "scientist_spirit_base",
+    "community_site",
+)
+SLOT_KINDS = ("school_visit", "lab_open_day", "activity")
+STAFF_ROLES = ("door", "supervisor")
+
+
+class Venue(Table, tablename="venues_venue"):
+    """A science venue or base that publishes slots; booking rules are per-venue settings."""
+
+    name = Varchar(length=200)
+    kind = Varchar(length=32, help_text="One of KINDS.")
+    district = Varchar(length=8, index=True)
+    address = Varchar(length=200, default="")
+    arrival_before_start_minutes = Integer(
+        null=True,
+        default=None,
+        help_text="Arrival window opens this many minutes before a slot starts; NULL = no window set.",
+    )
+    arrival_after_end_minutes = Integer(
+        null=True,
+        default=None,
+        help_text="Arrival window closes this many minutes after a slot ends; NULL = no window set.",
+    )
+    created_at = Timestamptz()
+
+
+class StaffMembership(Table, tablename="venues_staff"):
+    """Which venue a staff account works at (one venue per staff account)."""
+
+    user = ForeignKey(references=User, null=False, unique=True, on_delete=OnDelete.cascade)
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
+    role = Varchar(length=16, default="door", help_text="door | supervisor")
+
+
+class Slot(Table, tablename="venues_slot"):
+    """A bookable visit time; `booked` is kept in step with confirmed bookings in the same transaction."""
+
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz()
+    capacity = Integer(help_text="People: students plus accompanying adults.")
+    booked = Integer(default=0, help_text="Places held by confirmed bookings; never above capacity.")
+    title = Varchar(length=200, default="")
+    kind = Varchar(length=16, default="school_visit")
+    created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()

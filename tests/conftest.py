@@ -1,0 +1,168 @@
+"""Test set-up: one engine per run (SQLite by default, PostgreSQL with KEPU_TEST_DATABASE), a migrated
+database per test, the app on the test's own event loop, and helpers to make people and objects.
+
+`make test` runs the suite once on SQLite and once on PostgreSQL; `.ci/run` fails if the
+PostgreSQL run did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+TEST_DB = os.environ.get("KEPU_TEST_DATABASE", "sqlite")
+IS_PG = TEST_DB.startswith("postgres")
+PG_ADMIN_URL = TEST_DB if IS_PG else ""
+PG_TEST_DBNAME = f"kepu_test_{os.getpid()}" if IS_PG else ""
+SQLITE_TEMPLATE_DIR = Path(os.environ.get("KEPU_TEST_TMP", "/tmp")) / f"kepu-test-{os.getpid()}"
+
+
+def _pg_url(dbname: str) -> str:
+    from urllib.parse import urlparse, urlunparse
+
+    parts = urlparse(PG_ADMIN_URL)
+    return urlunparse(parts._replace(path=f"/{dbname}"))
+
+
+if IS_PG:
+    os.environ["DATABASE_URL"] = _pg_url(PG_TEST_DBNAME)
+else:
+    SQLITE_TEMPLATE_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_TEMPLATE_DIR / 'template.sqlite3'}"
+os.environ.setdefault("KEPU_SECRET_KEY", "test-secret-key-for-the-suite")
+
+from core import clock, db  # noqa: E402
+from core.db import engine_from_url  # noqa: E402
+
+ENGINE = db.engine()
+TABLES = [
+    "bookings_checkin",
+    "bookings_booking",
+    "bookings_pass_key",
+    "venues_slot",
+    "venues_staff",
+    "venues_venue",
+    "accounts_access_token",
+    "accounts_store_entry",
+    "accounts_installation_secret",
+    "accounts_user",
+    "accounts_school",
+]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kepu test database: {'PostgreSQL ' + PG_TEST_DBNAME if IS_PG else 'SQLite'}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_db() -> Iterator[Path | None]:
+    from kepu.cli import _migrate
+
+    if IS_PG:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}"'))
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{PG_TEST_DBNAME}"'))
+        asyncio.run(_migrate())
+        yield None
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}" WITH (FORCE)'))
+        return
+    template = SQLITE_TEMPLATE_DIR / "template.sqlite3"
+    ENGINE.path = str(template)  # type: ignore[attr-defined]
+    asyncio.run(_migrate())
+    yield template
+    shutil.rmtree(SQLITE_TEMPLATE_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(migrated_db: Path | None, tmp_path: Path) -> str:
+    """A fresh database for this test: a copy of the migrated template (SQLite) or emptied tables (PG)."""
+    from bookings import keys
+
+    keys.forget()
+    if IS_PG:
+        asyncio.run(_pg_admin_truncate())
+        return _pg_url(PG_TEST_DBNAME)
+    assert migrated_db is not None
+    target = tmp_path / "kepu.sqlite3"
+    shutil.copy(migrated_db, target)
+    ENGINE.path = str(target)  # type: ignore[attr-defined]
+    return f"sqlite:///{target}"
+
+
+async def _pg_admin_truncate() -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_url(PG_TEST_DBNAME))
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def fresh_db(database_url: str) -> str:
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def app() -> Any:
+    from kepu.app import create_app
+    from kepu.settings import Settings
+
+    return create_app(Settings.from_env())
+
+
+@pytest.fixture
+async def running(app: Any, fresh_db: str) -> AsyncIterator[Any]:
+    """The app's own lifespan (pool, secrets, keys), entered on the test's event loop."""
+    async with app.state.kepu_lifespan(app):
+        yield app
+
+
+@pytest.fixture
+async def client(running: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=running), base_url="http://testserver", follow_redirects=False
+    ) as c:
+        yield c
+
+
+class Clock:
+    """Moves kepu's clock (core.clock) for a test; real time otherwise."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.fixed: datetime | None = None
+
+    def set(self, when: datetime) -> None:
+        self.fixed = clock.as_aware(when)
+        self.monkeypatch.setattr(clock, "_now", lambda: self.fixed)
+
+    def advance(self, delta: timedelta) -> None:
+        assert self.fixed is not None
+        self.fixed += delta
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+__all__ = ["IS_PG", "engine_from_url"]
