@@ -1,6 +1,6 @@
 """Bookings tables: class visits, check-ins (admitted and denied), and the pass-signing keys."""
 
-from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -13,6 +13,8 @@ STATUSES = ("requested", "confirmed", "declined", "cancelled")
 class PassKey(Table, tablename="bookings_pass_key"):
     """An Ed25519 key pair that signs passes; the id is the key id in every token, so keys can rotate."""
 
+    id: Serial
+
     private_key = Bytea(secret=True)
     public_key = Bytea()
     active = Boolean(default=True)
@@ -21,6 +23,8 @@ class PassKey(Table, tablename="bookings_pass_key"):
 
 class Booking(Table, tablename="bookings_booking"):
     """A class visit booked by a teacher for their school. Counts only: no pupils' names (PIPL)."""
+
+    id: Serial
 
     slot = ForeignKey(references=Slot, null=False, index=True, on_delete=OnDelete.restrict)
     venue = ForeignKey(
@@ -50,6 +54,8 @@ class Booking(Table, tablename="bookings_booking"):
 
 class CheckIn(Table, tablename="bookings_checkin"):
     """Every scan at the door, admitted or denied; admissions carry the counts that actually came."""
+
+    id: Serial
 
     booking = ForeignKey(references=Booking, null=True, default=None, index=True, on_delete=OnDelete.restrict)
     venue = ForeignKey(references=Venue, null=True, default=None, index=True, on_delete=OnDelete.restrict)

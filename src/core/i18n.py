@@ -73,8 +73,6 @@ def negotiate(accept_language: str | None) -> str | None:
     """Pick a supported language from an Accept-Language header, or None."""
     if not accept_language:
         return None
-    from babel import Locale, UnknownLocaleError
-
     preferred: list[tuple[float, str]] = []
     for part in accept_language.split(","):
         piece = part.strip()
@@ -87,18 +85,12 @@ def negotiate(accept_language: str | None) -> str | None:
             continue
         preferred.append((weight, tag.strip().replace("-", "_")))
     preferred.sort(key=lambda p: -p[0])
-    wanted = [tag for _, tag in preferred]
-    match = Locale.negotiate(wanted, list(LANGUAGES), sep="_")
-    if match is not None:
-        return str(match)
-    # Babel does not map a bare "zh" or "zh_Hans" to zh_CN; a Chinese browser should get Chinese.
-    for tag in wanted:
-        try:
-            loc = Locale.parse(tag)
-        except (ValueError, UnknownLocaleError):
-            continue
-        if loc.language == "zh":
+    # Any Chinese variant gets the Chinese catalogue, any English one the English catalogue, in the
+    # order of the header's weights (Babel's negotiate maps zh to zh_Hans_CN, which we don't use).
+    for _, tag in preferred:
+        language = tag.split("_", 1)[0].lower()
+        if language == "zh":
             return "zh_CN"
-        if loc.language == "en":
+        if language == "en":
             return "en"
     return None

@@ -29,7 +29,9 @@ from evaluation.controllers import ReportApi
 from kepu import __version__
 from kepu.auth import ActorMiddleware, provide_actor
 from kepu.errors import EXCEPTION_HANDLERS
+from kepu.pages import PAGE_HANDLERS
 from kepu.i18n_web import LanguageMiddleware, install_gettext
+from kepu.templating import install_template_helpers
 from kepu.settings import Settings
 from kepu.stores import DatabaseStore
 from venues.controllers import SlotApi, VenueApi
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def configure_templates(engine: JinjaTemplateEngine) -> None:
         install_gettext(engine.engine)
+        install_template_helpers(engine.engine)
 
     api = Router(
         path="/",
@@ -102,8 +105,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[requires_sign_in],
         security=[{"BearerToken": []}],
     )
-    from kepu.pages import PAGE_HANDLERS
-
     app = Litestar(
         route_handlers=[
             healthz,

@@ -10,12 +10,12 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from accounts import services as accounts
+from accounts.pages import SESSION_USER_KEY
 from accounts.schemas import UserView
 from core.i18n import gettext
 from venues import services as venues
 
 API_PREFIX = "/api/v1"
-SESSION_USER_KEY = "user_id"
 
 
 async def load_actor(user_id: int) -> UserView | None:

@@ -1,7 +1,26 @@
-"""Page routes for people (filled in by the pages work); the API does not depend on them."""
+"""Every page route, gathered from the domain packages, and the start page that sends each person home."""
 
 from __future__ import annotations
 
 from typing import Any
 
-PAGE_HANDLERS: list[Any] = []
+from litestar import Request, get
+from litestar.response import Redirect
+
+from accounts.pages import PAGES as ACCOUNT_PAGES
+from bookings.pages import PAGES as BOOKING_PAGES
+from evaluation.pages import PAGES as EVALUATION_PAGES
+from venues.pages import PAGES as VENUE_PAGES
+
+HOME_BY_ROLE = {"teacher": "/venues", "staff": "/staff", "auditor": "/audit"}
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request[Any, Any, Any]) -> Redirect:
+    user = request.scope.get("user")
+    if user is None:
+        return Redirect("/login")
+    return Redirect(HOME_BY_ROLE.get(user.role, "/login"))
+
+
+PAGE_HANDLERS: list[Any] = [home, *ACCOUNT_PAGES, *VENUE_PAGES, *BOOKING_PAGES, *EVALUATION_PAGES]

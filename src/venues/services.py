@@ -237,3 +237,39 @@ async def list_slots(
     if only_open:
         query = query.where((Slot.starts_at > clock.now()) & (Slot.booked < Slot.capacity))
     return [slot_view(r) for r in await query]
+
+
+class VenueSummary(msgspec.Struct):
+    venue: VenueView
+    open_slots: int
+    places_left: int
+    next_open: datetime | None
+
+
+async def venue_summaries(*, district: str | None = None, kind: str | None = None) -> list[VenueSummary]:
+    """Venues with their open slots (not started, room left), in two queries for the whole list."""
+    found = await list_venues(district=district, kind=kind)
+    if not found:
+        return []
+    rows = await Slot.raw(
+        "SELECT venue AS venue_id, COUNT(*) AS open_slots, SUM(capacity - booked) AS places_left, "
+        "MIN(starts_at) AS next_open FROM venues_slot WHERE starts_at > {} AND booked < capacity "
+        "GROUP BY venue",
+        clock.now(),
+    )
+    by_venue = {r["venue_id"]: r for r in rows}
+    out = []
+    for venue in found:
+        r = by_venue.get(venue.id)
+        next_open = r["next_open"] if r else None
+        if isinstance(next_open, str):  # SQLite returns MIN() over a timestamptz column as text
+            next_open = datetime.fromisoformat(next_open)
+        out.append(
+            VenueSummary(
+                venue=venue,
+                open_slots=int(r["open_slots"]) if r else 0,
+                places_left=int(r["places_left"] or 0) if r else 0,
+                next_open=clock.local(next_open) if next_open else None,
+            )
+        )
+    return out

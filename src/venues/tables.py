@@ -1,6 +1,6 @@
 """Venues tables: venues (science education bases), their staff, and bookable slots."""
 
-from piccolo.columns import ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -20,6 +20,8 @@ STAFF_ROLES = ("door", "supervisor")
 
 class Venue(Table, tablename="venues_venue"):
     """A science venue or base that publishes slots; booking rules are per-venue settings."""
+
+    id: Serial
 
     name = Varchar(length=200)
     kind = Varchar(length=32, help_text="One of KINDS.")
@@ -41,6 +43,8 @@ class Venue(Table, tablename="venues_venue"):
 class StaffMembership(Table, tablename="venues_staff"):
     """Which venue a staff account works at (one venue per staff account)."""
 
+    id: Serial
+
     user = ForeignKey(references=User, null=False, unique=True, on_delete=OnDelete.cascade)
     venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
     role = Varchar(length=16, default="door", help_text="door | supervisor")
@@ -48,6 +52,8 @@ class StaffMembership(Table, tablename="venues_staff"):
 
 class Slot(Table, tablename="venues_slot"):
     """A bookable visit time; `booked` is kept in step with confirmed bookings in the same transaction."""
+
+    id: Serial
 
     venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
     starts_at = Timestamptz(index=True)

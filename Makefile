@@ -1,0 +1,56 @@
+# kepu — one command to run with demo data (SQLite), one to pass the tests. Each makes its own venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KEPU := $(VENV)/bin/kepu
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+export DATABASE_URL ?= sqlite:///data/kepu.sqlite3
+
+.PHONY: venv run serve test test-sqlite test-postgres test-browser lint messages bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+## run: migrate an SQLite database under ./data, load the Xiamen demo (only into an empty database), serve on :8000
+run: venv
+	$(KEPU) migrate
+	$(KEPU) demo --if-empty
+	$(KEPU) serve --host 127.0.0.1 --port 8000
+
+serve: venv
+	$(KEPU) serve --host 127.0.0.1 --port 8000
+
+## test: the whole suite on SQLite (with the browser tests), then the database tests on PostgreSQL
+test: venv lint test-sqlite test-postgres
+
+test-sqlite: venv
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-postgres: venv
+	@if $(PY) -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_TEST_URL)', timeout=3))" 2>/dev/null; then \
+		KEPU_TEST_DATABASE=$(PG_TEST_URL) $(PY) -m pytest -q -p no:cacheprovider -m "not browser"; \
+	elif [ -n "$$KEPU_REQUIRE_PG" ]; then \
+		echo "PostgreSQL is not reachable at $(PG_TEST_URL), and KEPU_REQUIRE_PG is set: failing." >&2; exit 1; \
+	else \
+		echo "NOTE: PostgreSQL is not reachable at $(PG_TEST_URL); its run was skipped (CI runs it)."; \
+	fi
+
+test-browser: venv
+	$(PY) -m pytest -q -p no:cacheprovider -m browser
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+## messages: extract every string into the catalogue template and update zh_CN and en
+messages: venv
+	$(PY) scripts/update_messages.py
+
+clean:
+	rm -rf $(VENV) data test-artifacts

@@ -1,0 +1,67 @@
+"""Template globals and filters: labels, Asia/Shanghai dates in the reader's language, flash messages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import format_date, format_datetime, format_time
+from jinja2 import Environment
+
+from core import clock, i18n
+from core.web import pop_flashes
+from venues.labels import DISTRICT_LABELS, KIND_LABELS, SLOT_KIND_LABELS, STAFF_ROLE_LABELS
+
+STATUS_LABELS = {
+    "requested": i18n.N_("Awaiting approval"),
+    "confirmed": i18n.N_("Confirmed"),
+    "declined": i18n.N_("Declined"),
+    "cancelled": i18n.N_("Cancelled"),
+}
+
+
+def _locale() -> str:
+    return i18n.current_language()
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(clock.local(value), "yyyy-MM-dd EEE HH:mm", tzinfo=clock.TZ, locale=_locale())
+
+
+def fmt_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = clock.local(value).date()
+    return format_date(value, "yyyy-MM-dd EEE", locale=_locale())
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_time(clock.local(value), "HH:mm", tzinfo=clock.TZ, locale=_locale())
+
+
+def label(mapping: dict[str, str]) -> Any:
+    def translate(key: str | None) -> str:
+        return i18n.gettext(mapping[key]) if key in mapping else (key or "")
+
+    return translate
+
+
+def install_template_helpers(env: Environment) -> None:
+    env.globals.update(
+        pop_flashes=pop_flashes,
+        kind_label=label(KIND_LABELS),
+        slot_kind_label=label(SLOT_KIND_LABELS),
+        district_label=label(DISTRICT_LABELS),
+        status_label=label(STATUS_LABELS),
+        staff_role_label=label(STAFF_ROLE_LABELS),
+        KINDS=list(KIND_LABELS),
+        SLOT_KINDS=list(SLOT_KIND_LABELS),
+        DISTRICTS=list(DISTRICT_LABELS),
+        today=clock.today,
+    )
+    env.filters.update(dt=fmt_datetime, date=fmt_date, time=fmt_time)

@@ -1,0 +1,257 @@
+"""Venue pages: teachers browse venues and open slots; staff publish slots; auditors keep the registry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+
+from accounts.schemas import UserView
+from core import clock
+from core.errors import DomainError, Forbidden
+from core.forms import parse_form
+from core.guards import requires_role, requires_sign_in
+from core.i18n import gettext
+from core.web import flash, form_data
+from venues import services
+from venues.labels import DISTRICT_LABELS, KIND_LABELS
+from venues.schemas import SlotForm, VenueForm
+
+FIELD_DEFAULTS = {
+    "capacity": "",
+    "title": "",
+    "kind": "school_visit",
+    "date": "",
+    "start": "09:30",
+    "end": "11:00",
+}
+
+
+@get("/venues", guards=[requires_sign_in], include_in_schema=False)
+async def venue_list(
+    district: Annotated[str | None, QueryParameter(name="district", max_length=8)] = None,
+    kind: Annotated[str | None, QueryParameter(name="kind", max_length=32)] = None,
+) -> Template:
+    district = district if district in DISTRICT_LABELS else None
+    kind = kind if kind in KIND_LABELS else None
+    return Template(
+        "venues/list.html",
+        context={
+            "summaries": await services.venue_summaries(district=district, kind=kind),
+            "district": district or "",
+            "kind": kind or "",
+        },
+    )
+
+
+@get("/venues/{venue_id:int}", guards=[requires_sign_in], include_in_schema=False)
+async def venue_detail(actor: NamedDependency[UserView], venue_id: FromPath[int]) -> Template:
+    venue = await services.get_venue(venue_id)
+    slots = await services.list_slots(
+        venue_id, starts_from=clock.now(), starts_before=clock.now() + timedelta(days=120)
+    )
+    return Template(
+        "venues/detail.html",
+        context={"venue": venue, "slots": slots, "can_manage": services.can_manage(actor, venue_id)},
+    )
+
+
+def _slot_form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The page asks for a date and two times; the service takes two local instants."""
+    day, start, end = (str(data.get(k) or "").strip() for k in ("date", "start", "end"))
+    # <input type="time"> sends HH:MM; RFC 3339 wants the seconds too.
+    start, end = (t + ":00" if len(t) == 5 else t for t in (start, end))
+    return {
+        "starts_at": f"{day}T{start}" if day and start else "",
+        "ends_at": f"{day}T{end}" if day and end else "",
+        "capacity": data.get("capacity"),
+        "title": data.get("title") or "",
+        "kind": data.get("kind") or "school_visit",
+    }
+
+
+async def _dashboard(
+    actor: UserView,
+    venue_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    venue = await services.get_venue(venue_id)
+    today_start, _ = clock.day_bounds(clock.today())
+    slots = await services.list_slots(
+        venue_id, starts_from=today_start, starts_before=today_start + timedelta(days=60)
+    )
+    return Template(
+        "venues/dashboard.html",
+        context={
+            "venue": venue,
+            "slots": slots,
+            "today": clock.today(),
+            "values": values or {**FIELD_DEFAULTS, "date": (clock.today() + timedelta(days=7)).isoformat()},
+            "errors": errors or {},
+            "staff": await services.list_staff(venue_id),
+        },
+        status_code=status_code,
+    )
+
+
+def _staff_venue(actor: UserView) -> int:
+    if actor.venue_id is None:
+        raise Forbidden("role")
+    return actor.venue_id
+
+
+@get("/staff", guards=[requires_role("staff")], include_in_schema=False)
+async def staff_dashboard(actor: NamedDependency[UserView]) -> Template:
+    return await _dashboard(actor, _staff_venue(actor))
+
+
+@post("/venues/{venue_id:int}/slots/new", guards=[requires_role("staff", "auditor")], include_in_schema=False)
+async def slot_create(
+    request: Request[Any, Any, Any], actor: NamedDependency[UserView], venue_id: FromPath[int]
+) -> Template | Redirect:
+    data = await form_data(request)
+    services.require_manager(actor, venue_id)
+    form, errors = parse_form(SlotForm, _slot_form_values(data))
+    if form is None:
+        # The page's fields are date/start/end; point a problem with an instant at the date.
+        errors = {("date" if k in ("starts_at", "ends_at") else k): v for k, v in errors.items()}
+        return await _dashboard(actor, venue_id, values=data, errors=errors, status_code=400)
+    try:
+        slot = await services.create_slot(actor, venue_id, form)
+    except DomainError as exc:
+        return await _dashboard(
+            actor, venue_id, values=data, errors={"date": exc.message()}, status_code=exc.status_code
+        )
+    flash(
+        request,
+        gettext("Slot published: {when}, {capacity} places.").format(
+            when=slot.starts_at.strftime("%Y-%m-%d %H:%M"), capacity=slot.capacity
+        ),
+    )
+    return Redirect("/staff" if actor.is_staff else f"/audit/venues/{venue_id}", status_code=303)
+
+
+@get("/audit/venues", guards=[requires_role("auditor")], include_in_schema=False)
+async def registry(
+    district: Annotated[str | None, QueryParameter(name="district", max_length=8)] = None,
+) -> Template:
+    district = district if district in DISTRICT_LABELS else None
+    return Template(
+        "venues/registry.html",
+        context={
+            "venues": await services.list_venues(district=district),
+            "district": district or "",
+            "values": {},
+            "errors": {},
+        },
+    )
+
+
+@post("/audit/venues", guards=[requires_role("auditor")], include_in_schema=False)
+async def registry_create(
+    request: Request[Any, Any, Any], actor: NamedDependency[UserView]
+) -> Template | Redirect:
+    data = await form_data(request)
+    form, errors = parse_form(
+        VenueForm, data, blank_as_none=("arrival_before_start_minutes", "arrival_after_end_minutes")
+    )
+    if form is None:
+        return Template(
+            "venues/registry.html",
+            context={
+                "venues": await services.list_venues(),
+                "district": "",
+                "values": data,
+                "errors": errors,
+            },
+            status_code=400,
+        )
+    venue = await services.create_venue(actor, form)
+    flash(
+        request,
+        gettext("Venue registered: {name}. Now create a staff account for it.").format(name=venue.name),
+    )
+    return Redirect(f"/audit/venues/{venue.id}", status_code=303)
+
+
+async def _venue_admin(
+    venue_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    venue = await services.get_venue(venue_id)
+    today_start, _ = clock.day_bounds(clock.today())
+    return Template(
+        "venues/admin.html",
+        context={
+            "venue": venue,
+            "staff": await services.list_staff(venue_id),
+            "slots": await services.list_slots(
+                venue_id, starts_from=today_start, starts_before=today_start + timedelta(days=60)
+            ),
+            "values": values or {},
+            "errors": errors or {},
+            "slot_values": {**FIELD_DEFAULTS, "date": (clock.today() + timedelta(days=7)).isoformat()},
+        },
+        status_code=status_code,
+    )
+
+
+@get("/audit/venues/{venue_id:int}", guards=[requires_role("auditor")], include_in_schema=False)
+async def venue_admin(venue_id: FromPath[int]) -> Template:
+    return await _venue_admin(venue_id)
+
+
+@post("/audit/venues/{venue_id:int}/staff", guards=[requires_role("auditor")], include_in_schema=False)
+async def staff_create(
+    request: Request[Any, Any, Any], actor: NamedDependency[UserView], venue_id: FromPath[int]
+) -> Template | Redirect:
+    data = await form_data(request)
+    username = str(data.get("username") or "").strip()
+    password = str(data.get("password") or "")
+    role = str(data.get("role") or "door")
+    if role not in ("door", "supervisor"):
+        role = "door"
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = gettext("Please fill this in.")
+    if not password:
+        errors["password"] = gettext("Please fill this in.")
+    if not errors:
+        try:
+            await services.create_staff_user(
+                actor,
+                venue_id,
+                username[:150],
+                password[:1024],
+                str(data.get("display_name") or "")[:200],
+                role,
+            )
+        except DomainError as exc:
+            field = "password" if exc.code == "short_password" else "username"
+            errors[field] = exc.message()
+    if errors:
+        return await _venue_admin(venue_id, values=data, errors=errors, status_code=400)
+    flash(request, gettext("Staff account {username} created.").format(username=username))
+    return Redirect(f"/audit/venues/{venue_id}", status_code=303)
+
+
+PAGES = [
+    venue_list,
+    venue_detail,
+    staff_dashboard,
+    slot_create,
+    registry,
+    registry_create,
+    venue_admin,
+    staff_create,
+]
