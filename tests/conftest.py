@@ -38,6 +38,7 @@ else:
     SQLITE_TEMPLATE_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_TEMPLATE_DIR / 'template.sqlite3'}"
 os.environ.setdefault("KEPU_SECRET_KEY", "test-secret-key-for-the-suite")
+os.environ.setdefault("KEPU_FAST_PASSWORD_HASHING", "1")
 
 from core import clock, db  # noqa: E402
 from core.db import engine_from_url  # noqa: E402

@@ -1,4 +1,4 @@
-"""Catalogues: every string a person reads is in the template, translated into Chinese, and complete in English."""
+"""Catalogues: every string a person reads is extracted, translated into Chinese, and complete in English."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from accounts import services
 from core.i18n import LANGUAGES, gettext
+from core.sessions import rotate_session_id
 from core.web import form_data
 
 SESSION_USER_KEY = "user_id"
@@ -47,6 +48,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Template | Redirect:
         )
     # A fresh session at sign-in: nothing from before (e.g. a planted session id) carries over.
     request.clear_session()
+    rotate_session_id(request.scope)
     request.set_session({SESSION_USER_KEY: user_id})
     return Redirect(target, status_code=303)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# Production uses argon2-cffi's defaults (RFC 9106 "low memory": 64 MiB, 3 passes). The test suite
+# sets KEPU_FAST_PASSWORD_HASHING=1 to use the smallest parameters, still real salted argon2id,
+# so that hundreds of test accounts don't cost minutes.
+_hasher = (
+    PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    if os.environ.get("KEPU_FAST_PASSWORD_HASHING") == "1"
+    else PasswordHasher()
+)
 
 # A hash of a random password, verified when the username is unknown so that a wrong username
 # takes as long as a wrong password and timing does not reveal which accounts exist.

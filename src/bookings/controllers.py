@@ -16,6 +16,7 @@ from bookings.qr import qr_png
 from bookings.schemas import BookingForm, BookingView, CheckInForm, CheckInOutcome
 from core.guards import requires_role
 from core.i18n import gettext
+from core.jsonbody import strict_json_body
 
 
 class BookingList(msgspec.Struct):
@@ -46,6 +47,7 @@ def calendar_for(booking: BookingView, base_url: str = "") -> bytes:
 
 class BookingApi(Controller):
     path = "/api/v1/bookings"
+    before_request = staticmethod(strict_json_body)
     tags = ["bookings"]  # noqa: RUF012
 
     @post("/", summary="Book a slot for a class (teacher)", guards=[requires_role("teacher")])
@@ -87,6 +89,7 @@ class BookingApi(Controller):
 
 class CheckInApi(Controller):
     path = "/api/v1/checkins"
+    before_request = staticmethod(strict_json_body)
     guards = [requires_role("staff")]  # noqa: RUF012
     tags = ["check-in"]  # noqa: RUF012
 

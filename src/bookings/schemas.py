@@ -13,8 +13,8 @@ class BookingForm(msgspec.Struct):
     slot_id: int
     students: Count
     chaperones: Count
-    grade: Text200 = ""
-    class_name: Text200 = ""
+    grade: Text200 | None = None
+    class_name: Text200 | None = None
 
 
 class BookingView(msgspec.Struct):

@@ -10,7 +10,7 @@ from bookings.schemas import BookingForm, BookingView
 from bookings.tables import Booking
 from bookings.tickets import PassClaims, issue_pass, new_pass_code
 from core import clock
-from core.db import write_transaction
+from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_
 from venues.tables import Slot
@@ -82,6 +82,8 @@ def visible_to(actor: UserView) -> Any:
 
 async def get_booking(actor: UserView, booking_id: int) -> BookingView:
     """A booking the actor may see; any other is reported as missing (never 403: no existence leak)."""
+    if not valid_id(booking_id):
+        raise NotFound("booking")
     query = Booking.select(*BOOKING_COLUMNS).where(Booking.id == booking_id)
     scope = visible_to(actor)
     if scope is not None:
@@ -116,12 +118,14 @@ async def _unused_code() -> str:
 
 
 async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
-    """Book places for the teacher's school; capacity is taken by one conditional UPDATE, so it cannot race."""
+    """Book places for the teacher's school; one conditional UPDATE takes the capacity, so it cannot race."""
     if not actor.is_teacher or actor.school_id is None:
         raise Forbidden("role")
     people = form.students + form.chaperones
     if people < 1:
         raise BookingError("nobody")
+    if not valid_id(form.slot_id):
+        raise NotFound("slot")
     key = await keys.ensure_key()
     now = clock.now()
     async with write_transaction():
@@ -153,8 +157,8 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
                 status="confirmed",
                 students=form.students,
                 chaperones=form.chaperones,
-                grade=form.grade.strip(),
-                class_name=form.class_name.strip(),
+                grade=(form.grade or "").strip(),
+                class_name=(form.class_name or "").strip(),
                 code=code,
                 created_at=now,
                 updated_at=now,
@@ -172,7 +176,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
 
 
 async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:
-    """Cancel and return the places to the slot; the pass stops admitting at once (check-in reads the status)."""
+    """Cancel and return the places; the pass stops admitting at once (check-in reads the status)."""
     current = await get_booking(actor, booking_id)
     if current.status == "cancelled":
         raise BookingError("already_cancelled")

@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
 
+# The years an instant from outside may fall in: any real visit fits, and date arithmetic, the
+# database and a pass's 16-bit day number (days since 2000-01-01) never overflow.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 # Tests replace this to move time; nothing else should call datetime.now().
 _now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -32,6 +36,11 @@ def as_aware(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         return dt.replace(tzinfo=TZ)
     return dt
+
+
+def in_range(dt: datetime | date) -> bool:
+    """Whether a date or instant falls in the years kepu accepts (FIRST_YEAR to LAST_YEAR)."""
+    return FIRST_YEAR <= dt.year <= LAST_YEAR
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

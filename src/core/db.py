@@ -19,6 +19,14 @@ from piccolo.querystring import QueryString
 
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
+# Row ids are PostgreSQL integers; a larger number names nothing, and the drivers fail on it (asyncpg
+# beyond 32 bits, sqlite3 beyond 64) instead of finding no row.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether a number from outside could be the id of a row (else: treat it as not found)."""
+    return 1 <= value <= MAX_ID
 
 
 class TunedSQLiteEngine(SQLiteEngine):

@@ -1,4 +1,4 @@
-"""Domain errors: stable codes raised by services, mapped to HTTP status and a translated sentence in one place."""
+"""Domain errors: stable codes raised by services, mapped to a status and a translated sentence."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 
 Text200 = Annotated[str, msgspec.Meta(max_length=200)]
-Name200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# A name needs something visible: "   " would be stored as an empty name once stripped.
+Name200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=24 * 60)]

@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
 from core.guards import requires_role
+from core.i18n import gettext
 from evaluation import metrics
 from evaluation.schemas import VenueYearReport
 
 
 def wants_csv(request: Request[Any, Any, Any], fmt: str | None) -> bool:
     if fmt is not None:
+        if fmt.lower() not in ("csv", "json"):
+            raise ValidationException(detail=gettext("format must be csv or json."))
         return fmt.lower() == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
+    return request.accept.best_match(["application/json", "text/csv"], "application/json") == "text/csv"
 
 
 class ReportApi(Controller):

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import ClassVar
 
+import msgspec
+
 from core import clock
 from core.errors import DomainError
 from core.i18n import N_
@@ -71,16 +73,14 @@ async def venue_year_report(year: int) -> VenueYearReport:
     year = check_year(year)
     lo, hi = clock.year_bounds(year)
     rows = await Venue.raw(_SQL, lo, hi, clock.now(), lo, hi)
-    return VenueYearReport(
-        year=year, items=[VenueYearRow(**{k: _int(k, v) for k, v in r.items()}) for r in rows]
-    )
+    # SUM over integers comes back as Decimal on PostgreSQL; the figures are whole numbers.
+    items = [
+        msgspec.convert({k: (v if k in _TEXT else int(v)) for k, v in r.items()}, VenueYearRow) for r in rows
+    ]
+    return VenueYearReport(year=year, items=items)
 
 
-def _int(key: str, value: object) -> object:
-    # SUM over integers comes back as Decimal/float on some engines; the figures are whole numbers.
-    if key in ("venue_name", "district", "kind"):
-        return value
-    return int(value)  # type: ignore[call-overload]
+_TEXT = ("venue_name", "district", "kind")
 
 
 CSV_FIELDS = list(VenueYearRow.__struct_fields__)

@@ -12,8 +12,8 @@ from typing import Any
 from litestar import Litestar, MediaType, Response, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -25,15 +25,16 @@ from bookings import keys
 from bookings.controllers import BookingApi, CheckInApi
 from core import db
 from core.guards import requires_sign_in
+from core.sessions import RotatingSessionConfig
 from evaluation.controllers import ReportApi
 from kepu import __version__
 from kepu.auth import ActorMiddleware, provide_actor
 from kepu.errors import EXCEPTION_HANDLERS
-from kepu.pages import PAGE_HANDLERS
 from kepu.i18n_web import LanguageMiddleware, install_gettext
-from kepu.templating import install_template_helpers
+from kepu.pages import PAGE_HANDLERS
 from kepu.settings import Settings
 from kepu.stores import DatabaseStore
+from kepu.templating import install_template_helpers
 from venues.controllers import SlotApi, VenueApi
 
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         header_name="x-csrftoken",
         exclude=["/api/", "/healthz", "/readyz", "/schema"],
     )
-    sessions = ServerSideSessionConfig(
+    sessions = RotatingSessionConfig(
         key="kepu_session",
         store="sessions",
         max_age=settings.session_idle_minutes * 60,
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="kepu JSON API",
             version=__version__,
             path="/schema",
+            # Only the machine-readable documents: the HTML viewers load scripts from CDNs.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
             description="科普预约 — booking and check-in for science venues. The contract: shared/api.md.",
             components=Components(
                 security_schemes={

@@ -69,4 +69,5 @@ def provide_actor(request: Request[Any, Any, Any]) -> UserView:
     user = request.scope.get("user")
     if user is None:  # guarded routes never get here; this keeps the type honest
         raise NotAuthorizedException(detail=gettext("Sign in first: this needs a valid access token."))
-    return user  # type: ignore[no-any-return]
+    assert isinstance(user, UserView)
+    return user

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import io
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from kepu.app import create_app
 
+    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was installed before it started. This one turns it into a clean exit with
+    # status 0 (api.md), also for a signal that arrives before uvicorn is listening.
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
     uvicorn.run(
         create_app(),
         host=args.host,
@@ -60,6 +69,7 @@ async def _user_add(args: argparse.Namespace) -> str:
     from core.db import database_lifespan, write_transaction
     from venues import services as venues
 
+    venue_id: int = args.venue if args.venue is not None else 0
     async with database_lifespan(pool_size=2):
         school_id = None
         if args.role == "teacher":
@@ -85,7 +95,7 @@ async def _user_add(args: argparse.Namespace) -> str:
                 min_password_length=1,
             )
             if args.role == "staff":
-                await venues.add_staff(args.venue, user_id, args.staff_role)
+                await venues.add_staff(venue_id, user_id, args.staff_role)
     return f"kepu user add: created {args.role} {args.username!r} (id {user_id})."
 
 
@@ -101,7 +111,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kepu.demo import run_demo
 
-    return asyncio.run(run_demo(force=args.force))
+    return asyncio.run(run_demo(force=args.force, if_empty=args.if_empty))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="fill an empty database with a realistic Xiamen demo and print the logins"
     )
     p.add_argument("--force", action="store_true", help="add the demo even if the database has venues")
+    p.add_argument(
+        "--if-empty", action="store_true", help="do nothing (exit 0) when the database already has venues"
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -12,6 +12,7 @@ from litestar.params import Body, FromPath, QueryParameter
 
 from accounts.schemas import UserView
 from core.guards import requires_role
+from core.jsonbody import strict_json_body
 from core.schemas import District, VenueKind
 from core.timeparse import parse_date_or_instant
 from venues import services
@@ -28,6 +29,7 @@ class SlotList(msgspec.Struct):
 
 class VenueApi(Controller):
     path = "/api/v1/venues"
+    before_request = staticmethod(strict_json_body)
     tags = ["venues"]  # noqa: RUF012
 
     @post("/", summary="Register a venue (auditor)", guards=[requires_role("auditor")])

@@ -13,7 +13,7 @@ class VenueForm(msgspec.Struct, forbid_unknown_fields=False):
     name: Name200
     kind: VenueKind
     district: District
-    address: Text200 = ""
+    address: Text200 | None = None
     arrival_before_start_minutes: Minutes | None = None
     arrival_after_end_minutes: Minutes | None = None
 
@@ -44,8 +44,8 @@ class SlotForm(msgspec.Struct):
     starts_at: datetime
     ends_at: datetime
     capacity: Capacity
-    title: Text200 = ""
-    kind: SlotKind = "school_visit"
+    title: Text200 | None = None
+    kind: SlotKind | None = None
 
 
 class SlotView(msgspec.Struct):

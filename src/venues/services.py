@@ -11,7 +11,7 @@ from accounts import services as accounts
 from accounts.schemas import UserView
 from accounts.tables import User
 from core import clock
-from core.db import write_transaction
+from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_
 from venues.schemas import SlotForm, SlotView, StaffView, VenueForm, VenueUpdate, VenueView
@@ -22,6 +22,7 @@ class VenueError(DomainError):
     messages: ClassVar[dict[str, tuple[int, str]]] = {
         "slot_ends_before_start": (422, N_("A slot must end after it starts.")),
         "slot_too_long": (422, N_("A slot lasts at most 24 hours; split longer events into several slots.")),
+        "slot_out_of_range": (422, N_("A slot must take place between the years {first} and {last}.")),
         "not_staff": (422, N_("Only a staff account can work at a venue.")),
         "capacity_below_booked": (
             409,
@@ -62,7 +63,7 @@ async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
                 name=form.name.strip(),
                 kind=form.kind,
                 district=form.district,
-                address=form.address.strip(),
+                address=(form.address or "").strip(),
                 arrival_before_start_minutes=form.arrival_before_start_minutes,
                 arrival_after_end_minutes=form.arrival_after_end_minutes,
                 created_at=clock.now(),
@@ -86,6 +87,8 @@ async def update_venue(actor: UserView, venue_id: int, update: VenueUpdate) -> V
 
 
 async def get_venue(venue_id: int) -> VenueView:
+    if not valid_id(venue_id):
+        raise NotFound("venue")
     row = await Venue.select(*VENUE_COLUMNS).where(Venue.id == venue_id).first()
     if row is None:
         raise NotFound("venue")
@@ -188,6 +191,8 @@ def slot_view(row: dict[str, Any]) -> SlotView:
 async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotView:
     await get_venue(venue_id)
     require_manager(actor, venue_id)
+    if not (clock.in_range(form.starts_at) and clock.in_range(form.ends_at)):
+        raise VenueError("slot_out_of_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
     starts = clock.as_aware(form.starts_at).replace(microsecond=0)
     ends = clock.as_aware(form.ends_at).replace(microsecond=0)
     if ends <= starts:
@@ -202,8 +207,8 @@ async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotVie
                 ends_at=ends,
                 capacity=form.capacity,
                 booked=0,
-                title=form.title.strip(),
-                kind=form.kind,
+                title=(form.title or "").strip(),
+                kind=form.kind or "school_visit",
                 created_by=actor.id,
                 created_at=clock.now(),
             )
@@ -212,6 +217,8 @@ async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotVie
 
 
 async def get_slot(slot_id: int) -> SlotView:
+    if not valid_id(slot_id):
+        raise NotFound("slot")
     row = await Slot.select(*SLOT_COLUMNS).where(Slot.id == slot_id).first()
     if row is None:
         raise NotFound("slot")

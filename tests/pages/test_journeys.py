@@ -50,12 +50,15 @@ async def test_auditor_registers_venue_creates_staff_and_sees_year(client: httpx
     assert r.status_code == 400
     assert "请填写" in r.text
     r = await s.post(
-        "/audit/venues", {"name": "华侨博物院", "kind": "museum", "district": "思明区", "address": "思明南路493号"}
+        "/audit/venues",
+        {"name": "华侨博物院", "kind": "museum", "district": "思明区", "address": "思明南路493号"},
     )
     venue_page = await s.follow(r)
     assert "华侨博物院" in venue_page.text
     venue_id = int(re.search(r"/audit/venues/(\d+)", str(r.headers["location"])).group(1))  # type: ignore[union-attr]
-    r = await s.post(f"/audit/venues/{venue_id}/staff", {"username": "hq_staff", "password": "short", "role": "door"})
+    r = await s.post(
+        f"/audit/venues/{venue_id}/staff", {"username": "hq_staff", "password": "short", "role": "door"}
+    )
     assert r.status_code == 400
     assert "8" in r.text
     r = await s.post(
@@ -92,7 +95,13 @@ async def test_teacher_books_gets_pass_and_cancels_staff_checks_in(
     slot_day = in_days(3)
     r = await staff.post(
         f"/venues/{venue_id}/slots/new",
-        {"date": slot_day.date().isoformat(), "start": "09:30", "end": "11:00", "capacity": "60", "title": "海洋探秘"},
+        {
+            "date": slot_day.date().isoformat(),
+            "start": "09:30",
+            "end": "11:00",
+            "capacity": "60",
+            "title": "海洋探秘",
+        },
     )
     dashboard = await staff.follow(r)
     assert "海洋探秘" in dashboard.text
@@ -110,7 +119,8 @@ async def test_teacher_books_gets_pass_and_cancels_staff_checks_in(
     r = await t.post(f"/slots/{slot_id}/book", {"students": "-1", "chaperones": "3"})
     assert r.status_code == 400
     r = await t.post(
-        f"/slots/{slot_id}/book", {"students": "40", "chaperones": "3", "grade": "四年级", "class_name": "2班"}
+        f"/slots/{slot_id}/book",
+        {"students": "40", "chaperones": "3", "grade": "四年级", "class_name": "2班"},
     )
     pass_page = await t.follow(r)
     booking_id = int(str(r.headers["location"]).rsplit("/", 1)[1])
@@ -161,14 +171,18 @@ async def test_other_teachers_booking_is_not_found(client: httpx.AsyncClient, fr
     auditor = await _actor("auditor")
     venue = await venues.create_venue(auditor, VenueForm(name="馆", kind="museum", district="湖里区"))
     slot = await venues.create_slot(
-        auditor, venue.id, SlotForm(starts_at=in_days(2), ends_at=in_days(2) + timedelta(hours=1), capacity=50)
+        auditor,
+        venue.id,
+        SlotForm(starts_at=in_days(2), ends_at=in_days(2) + timedelta(hours=1), capacity=50),
     )
     await make_user("t1", "teacher")
     await make_user("t2", "teacher")
     from bookings import services as bookings
     from bookings.schemas import BookingForm
 
-    b = await bookings.create_booking(await _actor("t1"), BookingForm(slot_id=slot.id, students=5, chaperones=1))
+    b = await bookings.create_booking(
+        await _actor("t1"), BookingForm(slot_id=slot.id, students=5, chaperones=1)
+    )
     s = PageSession(client)
     await s.sign_in("t2", PASSWORD)
     r = await s.get(f"/bookings/{b.id}")
@@ -186,3 +200,21 @@ async def _actor(username: str):  # type: ignore[no-untyped-def]
     actor = await load_actor(user.id)
     assert actor is not None
     return actor
+
+
+async def test_sign_in_gives_a_new_session_id_and_sign_out_ends_it(client: httpx.AsyncClient) -> None:
+    await make_user("teacher1", "teacher")
+    s = PageSession(client)
+    await s.get("/login")
+    client.cookies.set("kepu_session", "a" * 64, domain="testserver.local")  # planted before sign-in
+    await s.sign_in("teacher1", PASSWORD)
+    ids = {c.value for c in client.cookies.jar if c.name == "kepu_session"}
+    assert len(ids) == 1
+    session_id = ids.pop()
+    assert session_id != "a" * 64
+    assert (await s.get("/bookings")).status_code == 200
+    r = await s.post("/logout")
+    assert r.status_code == 303
+    # The old id no longer works, even if replayed.
+    client.cookies.set("kepu_session", session_id, domain="testserver.local")
+    assert (await client.get("/bookings")).status_code == 302
