@@ -65,5 +65,20 @@ class CheckIn(Table, tablename="bookings_checkin"):
     staff = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
     device = Varchar(length=64, default="")
     offline = Boolean(default=False)
-    nonce = Varchar(length=64, null=True, default=None, unique=True)
+    nonce = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        unique=True,
+        help_text="Set by the scanning device; the server applies each nonce once (offline uploads).",
+    )
+    scanned_at = Timestamptz(
+        null=True, default=None, help_text="When the device scanned it (differs from created_at offline)."
+    )
+    needs_review = Boolean(
+        default=False, help_text="E.g. two offline devices admitted the same booking: kept, not counted."
+    )
+    reversed_at = Timestamptz(null=True, default=None)
+    reversed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    reversal_reason = Varchar(length=200, default="")
     created_at = Timestamptz(index=True)
