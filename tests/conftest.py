@@ -32,37 +32,6 @@ def _pg_url(dbname: str) -> str:
     return urlunparse(parts._replace(path=f"/{dbname}"))
 
 
-if IS_PG:
-    os.environ["DATABASE_URL"] = _pg_url(PG_TEST_DBNAME)
-else:
-    SQLITE_TEMPLATE_DIR.mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_TEMPLATE_DIR / 'template.sqlite3'}"
-os.environ.setdefault("KEPU_SECRET_KEY", "test-secret-key-for-the-suite")
-os.environ.setdefault("KEPU_FAST_PASSWORD_HASHING", "1")
-
-from core import clock, db  # noqa: E402
-from core.db import engine_from_url  # noqa: E402
-
-ENGINE = db.engine()
-TABLES = [
-    "bookings_checkin",
-    "bookings_booking",
-    "bookings_pass_key",
-    "venues_slot",
-    "venues_staff",
-    "venues_venue",
-    "accounts_access_token",
-    "accounts_store_entry",
-    "accounts_installation_secret",
-    "accounts_user",
-    "accounts_school",
-]
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"kepu test database: {'PostgreSQL ' + PG_TEST_DBNAME if IS_PG else 'SQLite'}"
-
-
 async def _pg_admin(sql: str) -> None:
     import asyncpg
 
@@ -73,13 +42,32 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+if IS_PG:
+    os.environ["DATABASE_URL"] = _pg_url(PG_TEST_DBNAME)
+    # The database exists before Piccolo's engine is made (it asks the server for its version).
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}"'))
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{PG_TEST_DBNAME}"'))
+else:
+    SQLITE_TEMPLATE_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_TEMPLATE_DIR / 'template.sqlite3'}"
+os.environ.setdefault("KEPU_SECRET_KEY", "test-secret-key-for-the-suite")
+os.environ.setdefault("KEPU_FAST_PASSWORD_HASHING", "1")
+
+from core import clock, db  # noqa: E402
+from core.db import engine_from_url  # noqa: E402
+
+ENGINE = db.engine()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kepu test database: {'PostgreSQL ' + PG_TEST_DBNAME if IS_PG else 'SQLite'}"
+
+
 @pytest.fixture(scope="session")
 def migrated_db() -> Iterator[Path | None]:
     from kepu.cli import _migrate
 
     if IS_PG:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}"'))
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{PG_TEST_DBNAME}"'))
         asyncio.run(_migrate())
         yield None
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}" WITH (FORCE)'))
@@ -112,7 +100,12 @@ async def _pg_admin_truncate() -> None:
 
     conn = await asyncpg.connect(_pg_url(PG_TEST_DBNAME))
     try:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        # Every table the migrations made (but their own bookkeeping), so new tables need no listing.
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
+        )
+        names = ", ".join(f'"{r["tablename"]}"' for r in rows)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
 
