@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
-
-Text200 = Annotated[str, msgspec.Meta(max_length=200)]
 
 
 class SchoolView(msgspec.Struct):

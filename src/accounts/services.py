@@ -144,11 +144,6 @@ async def user_id_for_token(token: str) -> int | None:
     return int(row["user"]) if row else None
 
 
-async def revoke_token(token: str) -> None:
-    async with write_transaction():
-        await AccessToken.delete().where(AccessToken.token_hash == _token_hash(token))
-
-
 USER_COLUMNS: tuple[Any, ...] = (
     User.id,
     User.username,
@@ -183,22 +178,6 @@ async def get_user(user_id: int) -> UserView | None:
 async def get_user_by_username(username: str) -> UserView | None:
     row = await User.select(*USER_COLUMNS).where(User.username == username).first()
     return _user_view(row) if row else None
-
-
-async def list_users(role: str | None = None) -> list[UserView]:
-    query = User.select(*USER_COLUMNS).order_by(User.id)
-    if role:
-        query = query.where(User.role == role)
-    return [_user_view(r) for r in await query]
-
-
-async def list_schools() -> list[SchoolView]:
-    rows = (
-        await School.select(School.id, School.name, School.district)
-        .order_by(School.district)
-        .order_by(School.name)
-    )
-    return [SchoolView(**r) for r in rows]
 
 
 async def installation_secret(name: str, make: Callable[[], str]) -> str:
