@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
+from piccolo.table import Table
 
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
@@ -153,3 +154,27 @@ async def ping(timeout_s: float = 3.0) -> bool:
     except Exception:
         return False
     return True
+
+
+async def reserve_ids(table: type[Table], n: int) -> list[int]:
+    """Ids for n rows about to be inserted, so a pass (which signs the booking id) goes in with its row."""
+    if n == 0:
+        return []
+    name = table._meta.tablename
+    if is_sqlite():
+        # BEGIN IMMEDIATE holds SQLite's write lock until commit: no other writer can take these ids.
+        assert engine().current_transaction.get() is not None, "reserve ids inside write_transaction()"
+        rows = await table.raw(f"SELECT COALESCE(MAX(id), 0) AS top FROM {name}")
+        top = int(rows[0]["top"])
+        return list(range(top + 1, top + n + 1))
+    # The sequence hands out these ids once, whatever other sessions insert meanwhile.
+    rows = await table.raw(
+        f"SELECT nextval(pg_get_serial_sequence('{name}', 'id')) AS id FROM generate_series(1, {{}})", n
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def insert_chunked(table: type[Table], rows: Sequence[Table], chunk: int = 400) -> None:
+    """Insert many rows in statements of `chunk` rows (SQLite allows 32,766 parameters a statement)."""
+    for i in range(0, len(rows), chunk):
+        await table.insert(*rows[i : i + chunk])

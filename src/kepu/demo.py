@@ -8,11 +8,8 @@ import sys
 import time as wallclock
 import unicodedata
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-
-from piccolo.table import Table
 
 from accounts import services as accounts
 from accounts.passwords import hash_password
@@ -21,7 +18,7 @@ from bookings import keys
 from bookings.tables import Booking, CheckIn
 from bookings.tickets import PassClaims, SigningKey, issue_pass, new_pass_code
 from core import clock
-from core.db import database_lifespan, engine, is_sqlite, write_transaction
+from core.db import database_lifespan, insert_chunked, reserve_ids, write_transaction
 from venues import services as venues
 from venues.tables import Slot, Venue
 
@@ -31,7 +28,6 @@ SEED = 2026
 WEEKS_BACK, WEEKS_AHEAD = 10, 8
 # Rows per INSERT: a Booking row is 21 parameters, so 400 rows stay far below both engines' limits
 # (SQLite 32766, PostgreSQL 32767 bind parameters per statement).
-INSERT_CHUNK = 400
 
 MORNING = (time(9, 30), time(11, 0))
 AFTERNOON = (time(14, 0), time(15, 30))
@@ -409,29 +405,6 @@ def _plan_bookings(
             _plan_scans(rng, slot, b, now, spec.window)
 
 
-async def _reserve_ids(table: type[Table], n: int) -> list[int]:
-    """Ids for n rows about to be inserted, so a pass (which signs the booking id) goes in with its row."""
-    if n == 0:
-        return []
-    name = table._meta.tablename
-    if is_sqlite():
-        # BEGIN IMMEDIATE holds SQLite's write lock until commit: no other writer can take these ids.
-        assert engine().current_transaction.get() is not None, "reserve ids inside write_transaction()"
-        rows = await table.raw(f"SELECT COALESCE(MAX(id), 0) AS top FROM {name}")
-        top = int(rows[0]["top"])
-        return list(range(top + 1, top + n + 1))
-    # The sequence hands out these ids once, whatever other sessions insert meanwhile.
-    rows = await table.raw(
-        f"SELECT nextval(pg_get_serial_sequence('{name}', 'id')) AS id FROM generate_series(1, {{}})", n
-    )
-    return [int(r["id"]) for r in rows]
-
-
-async def _insert(table: type[Table], rows: Sequence[Table]) -> None:
-    for i in range(0, len(rows), INSERT_CHUNK):
-        await table.insert(*rows[i : i + INSERT_CHUNK])
-
-
 async def _store_venue(
     venue_id: int,
     staff_id: int,
@@ -446,8 +419,8 @@ async def _store_venue(
     bookings = [(slot, b) for slot in slots for b in slot.bookings]
     today = clock.local(now).date()
     async with write_transaction():
-        slot_ids = await _reserve_ids(Slot, len(slots))
-        booking_ids = await _reserve_ids(Booking, len(bookings))
+        slot_ids = await reserve_ids(Slot, len(slots))
+        booking_ids = await reserve_ids(Booking, len(bookings))
         slot_rows = []
         for slot, sid in zip(slots, slot_ids, strict=True):
             slot_rows.append(
@@ -527,9 +500,9 @@ async def _store_venue(
             summary.denied_scans += len(b.scans) - len(admitted)
             summary.people_admitted += sum(s.students + s.chaperones for s in admitted)
             summary.no_shows += b.status == "confirmed" and not admitted and slot.ends_at <= now
-        await _insert(Slot, slot_rows)
-        await _insert(Booking, booking_rows)
-        await _insert(CheckIn, scan_rows)
+        await insert_chunked(Slot, slot_rows)
+        await insert_chunked(Booking, booking_rows)
+        await insert_chunked(CheckIn, scan_rows)
     summary.slots += len(slots)
 
 
