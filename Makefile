@@ -44,8 +44,8 @@ test-browser: venv
 	$(PY) -m pytest -q -p no:cacheprovider -m browser
 
 lint: venv
-	$(VENV)/bin/ruff check src tests scripts
-	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts bench
+	$(VENV)/bin/ruff format --check src tests scripts bench
 	$(VENV)/bin/mypy
 
 ## messages: extract every string into the catalogue template and update zh_CN and en
