@@ -48,6 +48,10 @@ lint: venv
 	$(VENV)/bin/ruff format --check src tests scripts bench
 	$(VENV)/bin/mypy
 
+## bench: the benchmark scenarios on SQLite and PostgreSQL (city scale; takes a while), into bench/RESULTS.md
+bench: venv
+	$(PY) -m bench.run --scale $${SCALE:-full}
+
 ## messages: extract every string into the catalogue template and update zh_CN and en
 messages: venv
 	$(PY) scripts/update_messages.py

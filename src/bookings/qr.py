@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import qrcode
 import qrcode.constants
@@ -25,6 +26,9 @@ def _build(text: str, *, box_size: int, border: int) -> qrcode.QRCode:
     return code
 
 
+# qrcode computes the matrix in pure Python (~20 ms for a pass); a pass's image never changes, so a
+# process keeps the most recent ones (a few KB each) instead of drawing them again on every view.
+@lru_cache(maxsize=2048)
 def qr_png(text: str, *, box_size: int = 8, border: int = 4) -> bytes:
     """PNG image of a QR code that decodes to exactly ``text``.
 
@@ -36,6 +40,7 @@ def qr_png(text: str, *, box_size: int = 8, border: int = 4) -> bytes:
     return buffer.getvalue()
 
 
+@lru_cache(maxsize=2048)
 def qr_svg(text: str) -> str:
     """Standalone ``<svg>`` element (no XML declaration) for inline display in an HTML page."""
     image = _build(text, box_size=10, border=4).make_image(image_factory=SvgPathImage)
