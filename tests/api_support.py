@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 
 from accounts.tables import AccessToken, School, User
-from bookings.tables import Booking, CheckIn
+from bookings.tables import Booking, CheckIn, Strike
 from core import clock
 from tests.helpers import World, token
-from venues.tables import Slot, StaffMembership, Venue
+from venues.tables import Blackout, Slot, StaffMembership, Venue
 
 # A fixed day far from today, so tests never depend on the real date. A Monday in Xiamen.
 DAY = datetime(2030, 5, 20, tzinfo=clock.TZ)
@@ -85,6 +85,8 @@ async def snapshot() -> dict[str, Any]:
         "venues": await Venue.select().order_by(Venue.id),
         "staff": await StaffMembership.select().order_by(StaffMembership.id),
         "slots": await Slot.select().order_by(Slot.id),
+        "blackouts": await Blackout.select().order_by(Blackout.id),
         "bookings": await Booking.select().order_by(Booking.id),
+        "strikes": await Strike.select().order_by(Strike.id),
         "admissions": await CheckIn.select().where(CheckIn.result == "admitted").order_by(CheckIn.id),
     }

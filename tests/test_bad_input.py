@@ -36,6 +36,25 @@ PATH_IDS: list[Any] = [999999, 0, -1, INT32_OVER, INT64_OVER, BIG, "abc", "1.5",
 NOT_OBJECTS = [b"{", b'{"name": ', b"not json", b"", b"[]", b"[1, 2]", b"null", b"123", b'"text"', b"true"]
 
 
+RULE_BAD: dict[str, list[Any]] = {
+    "min_lead_days": [-1, 731, BIG, 1.5, True, "3", []],
+    "max_lead_days": [-1, 731, BIG, 1.5, True, "120", []],
+    "group_min": [0, -1, 10001, BIG, 1.5, True, "10", []],
+    "group_max": [0, -1, 10001, BIG, 1.5, True, "60", []],
+    "daily_cap": [0, -1, 10001, BIG, 1.5, True, "300", []],
+    "students_per_adult": [0, -1, 1001, BIG, 1.5, True, "20", []],
+    "preschool_students_per_adult": [0, -1, 1001, BIG, 1.5, True, "10", []],
+    "approval_mode": ["manual", "", 1, "AUTO", "Request", []],
+    "final_count_days": [-1, 731, BIG, 1.5, True, "7", []],
+    "free_cancel_days": [-1, 731, BIG, 1.5, True, "2", []],
+}
+# Rules that contradict each other: the smallest above the largest.
+RULE_CONTRADICTIONS: list[dict[str, Any]] = [
+    {"group_min": 61, "group_max": 60},
+    {"min_lead_days": 121, "max_lead_days": 120},
+]
+
+
 @dataclass
 class Case:
     label: str
@@ -137,9 +156,14 @@ def venue_create_cases(c: Ctx) -> list[Case]:
                 "address": [LONG, LONG_ZH, 5, ["路"]],
                 "arrival_before_start_minutes": minutes,
                 "arrival_after_end_minutes": minutes,
+                **RULE_BAD,
             },
             ["name", "kind", "district"],
         ),
+        *[
+            json_body(f"contradicting {r}", "auditor", "POST", url, {**base, **r}, 422)
+            for r in RULE_CONTRADICTIONS
+        ],
         *raw_bodies("auditor", "POST", url),
         json_body("empty object", "auditor", "POST", url, {}),
     ]
@@ -174,9 +198,11 @@ def venue_patch_cases(c: Ctx) -> list[Case]:
                 "address": [LONG, LONG_ZH, 5, None],
                 "arrival_before_start_minutes": minutes,
                 "arrival_after_end_minutes": minutes,
+                **RULE_BAD,
             }.items()
             for v in vs
         ],
+        *[json_body(f"contradicting {r}", "auditor", "PATCH", url, r, 422) for r in RULE_CONTRADICTIONS],
         *[c_ for c_ in raw_bodies("auditor", "PATCH", url) if c_.label != "no body at all"],
         *[
             Case(f"id {i!r}", "auditor", "PATCH", f"/api/v1/venues/{i}", {"json": {"name": "新名"}}, 404)
@@ -284,6 +310,14 @@ def booking_create_cases(c: Ctx) -> list[Case]:
                 "chaperones": BAD_COUNTS,
                 "grade": [LONG, LONG_ZH, 5, []],
                 "class_name": [LONG, LONG_ZH, 5, []],
+                "grade_band": ["kindergarten", "", 1, "PRESCHOOL", "primary", []],
+                "lead_teacher_name": [LONG, LONG_ZH, 5, []],
+                "lead_teacher_phone": ["x" * 33, "电话", "abc", "1;DROP", 5, []],
+                "buses": [-1, 51, BIG, 1.5, True, "2", []],
+                "arrival_time": ["24:00", "9:30", "09:60", "0930", "morning", "", 930, []],
+                "lunch_space": ["yes", 2, None, []],
+                "accessibility": [LONG, LONG_ZH, 5, []],
+                "special_requests": [LONG, LONG_ZH, 5, []],
             },
             ["slot_id", "students", "chaperones"],
         ),
@@ -306,6 +340,105 @@ def booking_by_id_cases(c: Ctx) -> list[Case]:
             Case(f"ics {i!r}", "auditor", "GET", f"/api/v1/bookings/{i}/calendar.ics", status=404),
         ]
     return cases
+
+
+def blackout_set_cases(c: Ctx) -> list[Case]:
+    url = f"/api/v1/venues/{c.venue}/blackouts"
+    base = {"day": "2030-10-01", "reason": "国庆节"}
+    return [
+        *variants(
+            "staff_a",
+            "POST",
+            url,
+            base,
+            {
+                "day": ["garbage", "", 5, None, [], "2030-13-01", "2030-02-30", "0001-01-01", "9999-12-31"],
+                "reason": [LONG, LONG_ZH, 5, None, []],
+            },
+            ["day"],
+        ),
+        json_body("a day in the past", "staff_a", "POST", url, {**base, "day": "2030-05-19"}, 422),
+        *raw_bodies("staff_a", "POST", url),
+        json_body("teacher", "teacher_a", "POST", url, base, 403),
+        json_body("staff of another venue", "staff_b", "POST", url, base, 403),
+        *[
+            Case(f"venue {i!r}", "auditor", "POST", f"/api/v1/venues/{i}/blackouts", {"json": base}, 404)
+            for i in PATH_IDS
+        ],
+    ]
+
+
+def blackout_delete_cases(c: Ctx) -> list[Case]:
+    url = f"/api/v1/venues/{c.venue}/blackouts"
+    return [
+        *[
+            Case(f"day {d!r}", "staff_a", "DELETE", f"{url}/{d}")
+            for d in ["garbage", "2030-13-01", "1", "%20"]
+        ],
+        Case("teacher", "teacher_a", "DELETE", f"{url}/2030-10-01", status=403),
+        Case("staff of another venue", "staff_b", "DELETE", f"{url}/2030-10-01", status=403),
+        *[
+            Case(f"venue {i!r}", "auditor", "DELETE", f"/api/v1/venues/{i}/blackouts/2030-10-01", status=404)
+            for i in PATH_IDS
+        ],
+    ]
+
+
+def decline_cases(c: Ctx) -> list[Case]:
+    bid = c.booking["id"]
+    url = f"/api/v1/bookings/{bid}/decline"
+    base = {"reason": "当天场馆维修"}
+    return [
+        *variants(
+            "staff_a", "POST", url, base, {"reason": ["", "   ", LONG, LONG_ZH, 5, None, []]}, ["reason"]
+        ),
+        *raw_bodies("staff_a", "POST", url),
+        json_body("a confirmed booking", "staff_a", "POST", url, base, 409),
+        Case("approve a confirmed booking", "staff_a", "POST", f"/api/v1/bookings/{bid}/approve", status=409),
+        json_body("the teacher", "teacher_a", "POST", url, base, 403),
+        json_body("an auditor", "auditor", "POST", url, base, 403),
+        json_body("staff of another venue", "staff_b", "POST", url, base, 404),
+        Case(
+            "approve by staff of another venue",
+            "staff_b",
+            "POST",
+            f"/api/v1/bookings/{bid}/approve",
+            status=404,
+        ),
+        *[
+            Case(f"id {i!r}", "staff_a", "POST", f"/api/v1/bookings/{i}/decline", {"json": base}, 404)
+            for i in PATH_IDS
+        ],
+        *[
+            Case(f"approve id {i!r}", "staff_a", "POST", f"/api/v1/bookings/{i}/approve", status=404)
+            for i in PATH_IDS
+        ],
+    ]
+
+
+def headcount_cases(c: Ctx) -> list[Case]:
+    # The Ctx booking's slot has started (today 10:00, clock 10:15): book one in the later slot.
+    url = "/api/v1/bookings/{id}"
+    bid = c.booking["id"]
+    return [
+        *[
+            json_body(f"{k}={v!r:.30}", "teacher_a", "PATCH", url.format(id=bid), {k: v})
+            for k in ("students", "chaperones")
+            for v in [-1, 10001, BIG, 1.5, True, "5", [], {}]
+        ],
+        *[c_ for c_ in raw_bodies("teacher_a", "PATCH", url.format(id=bid)) if c_.label != "no body at all"],
+        json_body("a slot that has started", "teacher_a", "PATCH", url.format(id=bid), {"students": 31}, 409),
+        json_body("nobody", "teacher_a", "PATCH", url.format(id=bid), {"students": 0, "chaperones": 0}),
+        json_body(
+            "another teacher of the school", "teacher_a2", "PATCH", url.format(id=bid), {"students": 1}, 404
+        ),
+        json_body("an auditor", "auditor", "PATCH", url.format(id=bid), {"students": 1}, 403),
+        json_body("staff of another venue", "staff_b", "PATCH", url.format(id=bid), {"students": 1}, 404),
+        *[
+            Case(f"id {i!r}", "teacher_a", "PATCH", f"/api/v1/bookings/{i}", {"json": {"students": 1}}, 404)
+            for i in PATH_IDS
+        ],
+    ]
 
 
 def checkin_cases(c: Ctx) -> list[Case]:
@@ -352,7 +485,11 @@ TABLES: dict[str, Callable[[Ctx], list[Case]]] = {
     "POST /api/v1/venues/{venue_id}/slots": slot_create_cases,
     "GET /api/v1/venues/{venue_id}/slots": slot_list_cases,
     "GET /api/v1/slots/{slot_id}": slot_get_cases,
+    "POST /api/v1/venues/{venue_id}/blackouts": blackout_set_cases,
+    "DELETE /api/v1/venues/{venue_id}/blackouts/{day}": blackout_delete_cases,
     "POST /api/v1/bookings": booking_create_cases,
+    "POST /api/v1/bookings/{booking_id}/decline": decline_cases,
+    "PATCH /api/v1/bookings/{booking_id}": headcount_cases,
     "* /api/v1/bookings/{booking_id}...": booking_by_id_cases,
     "POST /api/v1/checkins": checkin_cases,
     "GET /api/v1/reports/venues": report_cases,

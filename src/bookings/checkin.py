@@ -1,7 +1,12 @@
-"""Check-in at the door: the results of api.md in their order, admitting each person at most once."""
+"""Check-in at the door: the results of api.md in their order, admitting each person at most once.
+
+A scan may carry a device-chosen nonce: the server applies each nonce once, so a retried request
+or a replayed offline upload returns the first outcome and records nothing new.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +42,14 @@ RESULTS: dict[str, tuple[int, str]] = {
 _CAS_ATTEMPTS = 8
 
 
+@dataclass(frozen=True)
+class ScanMeta:
+    """How a scan reached the server: made offline, and when the device made it."""
+
+    offline: bool = False
+    scanned_at: datetime | None = None
+
+
 def _outcome(result: str, booking_id: int | None = None, **params: Any) -> CheckInOutcome:
     status, message = RESULTS[result]
     return CheckInOutcome(
@@ -51,6 +64,7 @@ async def _record(
     booking_id: int | None,
     venue_id: int | None,
     form: CheckInForm,
+    meta: ScanMeta,
     students: int = 0,
     chaperones: int = 0,
 ) -> None:
@@ -63,6 +77,14 @@ async def _record(
             chaperones=chaperones,
             staff=actor.id,
             device=form.device[:64],
+            nonce=form.nonce,
+            offline=meta.offline,
+            scanned_at=meta.scanned_at,
+            # A device queues only the scans it admitted, so an offline scan the server refuses means
+            # people went in uncounted: another offline door got there first (already_checked_in,
+            # too_many), or the list the device held was stale (cancelled, outside the window...).
+            # Nothing more is counted, and a supervisor should look.
+            needs_review=meta.offline and result != "admitted",
             created_at=clock.now(),
         )
     )
@@ -90,49 +112,116 @@ def _window(row: dict[str, Any]) -> tuple[datetime, datetime] | None:
     return opens, closes
 
 
-async def check_in(actor: UserView, form: CheckInForm) -> CheckInOutcome:
+async def check_in(actor: UserView, form: CheckInForm, meta: ScanMeta | None = None) -> CheckInOutcome:
     if not actor.is_staff or actor.venue_id is None:
         raise Forbidden("role")
-    async with write_transaction():
-        outcome = await _check_in(actor, form)
+    meta = meta or ScanMeta()
+    try:
+        async with write_transaction():
+            if form.nonce is not None and (seen := await replay(actor, form.nonce)) is not None:
+                return seen
+            outcome = await _check_in(actor, form, meta)
+    except Exception as exc:
+        # The same nonce sent twice at once (PostgreSQL): the loser's insert breaks the unique
+        # index and its whole transaction (admission included) rolls back; it reports the winner's.
+        if form.nonce is None or not _is_unique_violation(exc):
+            raise
+        seen = await replay(actor, form.nonce)
+        if seen is None:
+            raise
+        return seen
     return outcome
 
 
-async def _check_in(actor: UserView, form: CheckInForm) -> CheckInOutcome:
-    booking_id = await _find_booking(form.token)
-    row = None
-    if booking_id is not None:
-        row = (
-            await Booking.select(
-                Booking.id,
-                Booking.venue,
-                Booking.status,
-                Booking.students,
-                Booking.chaperones,
-                Booking.admitted_students,
-                Booking.admitted_chaperones,
-                Booking.class_name,
-                Booking.grade,
-                Booking.school.name.as_alias("school_name"),
-                Booking.slot.starts_at.as_alias("starts_at"),
-                Booking.slot.ends_at.as_alias("ends_at"),
-                Booking.venue.arrival_before_start_minutes.as_alias("arrival_before"),
-                Booking.venue.arrival_after_end_minutes.as_alias("arrival_after"),
-            )
-            .where(Booking.id == booking_id)
-            .first()
+def _is_unique_violation(exc: BaseException) -> bool:
+    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    return bool(names & {"IntegrityError", "UniqueViolationError"})
+
+
+async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
+    """The outcome first given for this nonce, or None when the nonce is new. Records nothing."""
+    seen = (
+        await CheckIn.select(
+            CheckIn.result, CheckIn.booking, CheckIn.venue, CheckIn.students, CheckIn.chaperones
         )
+        .where(CheckIn.nonce == nonce)
+        .first()
+    )
+    if seen is None:
+        return None
+    if seen["venue"] != actor.venue_id:
+        return _outcome("invalid")  # another venue's nonce: reveal nothing about it
+    result = seen["result"]
+    row = await _booking_row(seen["booking"]) if seen["booking"] is not None else None
     if row is None:
-        await _record(actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form)
+        return _outcome(result) if result in ("invalid", "wrong_venue") else _outcome("invalid")
+    params: dict[str, Any] = {}
+    if result == "wrong_day":
+        params["day"] = clock.local(row["starts_at"]).date().isoformat()
+    elif result == "outside_window":
+        window = _window(row)
+        opens, closes = (
+            window if window is not None else clock.day_bounds(clock.local(row["starts_at"]).date())
+        )
+        params.update(
+            opens=clock.local(opens).strftime("%H:%M"), closes=clock.local(closes).strftime("%H:%M")
+        )
+    elif result == "already_checked_in":
+        params.update(
+            admitted=row["admitted_students"] + row["admitted_chaperones"],
+            booked=row["students"] + row["chaperones"],
+        )
+    elif result == "too_many":
+        params.update(
+            students=row["students"] - row["admitted_students"],
+            chaperones=row["chaperones"] - row["admitted_chaperones"],
+        )
+    elif result == "admitted":
+        params.update(students=seen["students"], chaperones=seen["chaperones"])
+    out = _outcome(result, int(row["id"]), **params)
+    if result == "admitted":
+        out.students, out.chaperones = seen["students"], seen["chaperones"]
+    _describe(out, row)
+    return out
+
+
+async def _booking_row(booking_id: int) -> dict[str, Any] | None:
+    return (
+        await Booking.select(
+            Booking.id,
+            Booking.venue,
+            Booking.status,
+            Booking.students,
+            Booking.chaperones,
+            Booking.admitted_students,
+            Booking.admitted_chaperones,
+            Booking.class_name,
+            Booking.grade,
+            Booking.school.name.as_alias("school_name"),
+            Booking.slot.starts_at.as_alias("starts_at"),
+            Booking.slot.ends_at.as_alias("ends_at"),
+            Booking.venue.arrival_before_start_minutes.as_alias("arrival_before"),
+            Booking.venue.arrival_after_end_minutes.as_alias("arrival_after"),
+        )
+        .where(Booking.id == booking_id)
+        .first()
+    )
+
+
+async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
+    booking_id = await _find_booking(form.token)
+    row = await _booking_row(booking_id) if booking_id is not None else None
+    if row is None:
+        await _record(actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta)
         return _outcome("invalid")
     bid = int(row["id"])
     if row["venue"] != actor.venue_id:
         # Not the caller's venue: record the attempt against the caller's venue, reveal nothing.
-        await _record(actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form)
+        await _record(actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta)
         return _outcome("wrong_venue")
 
     async def deny(result: str, **params: Any) -> CheckInOutcome:
-        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form)
+        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form, meta=meta)
         out = _outcome(result, bid, **params)
         _describe(out, row)
         return out
@@ -195,6 +284,7 @@ async def _check_in(actor: UserView, form: CheckInForm) -> CheckInOutcome:
                 booking_id=bid,
                 venue_id=actor.venue_id,
                 form=form,
+                meta=meta,
                 students=students,
                 chaperones=chaperones,
             )

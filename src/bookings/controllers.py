@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
 
@@ -13,7 +13,7 @@ from accounts.schemas import UserView
 from bookings import checkin, services
 from bookings.ics import visit_calendar
 from bookings.qr import qr_png
-from bookings.schemas import BookingForm, BookingView, CheckInForm, CheckInOutcome
+from bookings.schemas import BookingForm, BookingView, CheckInForm, CheckInOutcome, DeclineForm, HeadcountForm
 from core.guards import requires_role
 from core.i18n import gettext
 from core.jsonbody import strict_json_body
@@ -39,9 +39,12 @@ def calendar_for(booking: BookingView, base_url: str = "") -> bytes:
         location=location,
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
-        sequence=1 if booking.status == "cancelled" else 0,
+        sequence=1 if booking.status in ("cancelled", "declined") else 0,
         url=f"{base_url}/bookings/{booking.id}" if base_url else None,
-        status="CANCELLED" if booking.status == "cancelled" else "CONFIRMED",
+        # A request is tentative until staff approve it; a declined one is off like a cancelled one.
+        status={"requested": "TENTATIVE", "declined": "CANCELLED", "cancelled": "CANCELLED"}.get(
+            booking.status, "CONFIRMED"
+        ),
     )
 
 
@@ -64,9 +67,45 @@ class BookingApi(Controller):
     async def detail(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> BookingView:
         return await services.get_booking(actor, booking_id)
 
+    @patch(
+        "/{booking_id:int}",
+        summary="Change a booking's numbers (its teacher, or staff of its venue), within the venue's rules",
+        guards=[requires_role("teacher", "staff")],
+    )
+    async def change(
+        self,
+        actor: NamedDependency[UserView],
+        booking_id: FromPath[int],
+        data: Annotated[HeadcountForm, Body()],
+    ) -> BookingView:
+        return await services.change_headcount(actor, booking_id, data)
+
     @post("/{booking_id:int}/cancel", status_code=200, summary="Cancel a booking")
     async def cancel(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> BookingView:
         return await services.cancel_booking(actor, booking_id)
+
+    @post(
+        "/{booking_id:int}/approve",
+        status_code=200,
+        summary="Approve a requested booking (staff of its venue)",
+        guards=[requires_role("staff")],
+    )
+    async def approve(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> BookingView:
+        return await services.approve_booking(actor, booking_id)
+
+    @post(
+        "/{booking_id:int}/decline",
+        status_code=200,
+        summary="Decline a requested booking with a reason (staff of its venue); the places return",
+        guards=[requires_role("staff")],
+    )
+    async def decline(
+        self,
+        actor: NamedDependency[UserView],
+        booking_id: FromPath[int],
+        data: Annotated[DeclineForm, Body()],
+    ) -> BookingView:
+        return await services.decline_booking(actor, booking_id, data.reason)
 
     @get("/{booking_id:int}/qr.png", summary="The pass as a QR code", media_type="image/png")
     async def qr(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:

@@ -12,7 +12,7 @@ __all__ = ["PRODID", "VENUE_TZ", "visit_calendar"]
 
 PRODID = "-//kepu//科普预约//ZH"
 VENUE_TZ = ZoneInfo("Asia/Shanghai")
-_STATUSES = frozenset({"CONFIRMED", "CANCELLED"})
+_STATUSES = frozenset({"TENTATIVE", "CONFIRMED", "CANCELLED"})
 # A day ahead leaves visitors time to arrange travel, or to cancel and free the slot for others.
 _REMINDER_BEFORE = datetime.timedelta(days=1)
 # VTIMEZONE window: from after Shanghai's 1986-91 DST (so only one fixed +08:00 rule is emitted) to

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated
 
 import msgspec
 
-from core.schemas import Count, Text200
+from core.schemas import Buses, ClockTime, Count, GradeBand, Phone, Text200
+
+# Chosen by the scanning device (a UUID or similar); the server applies each nonce once.
+Nonce = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class BookingForm(msgspec.Struct):
@@ -15,6 +19,25 @@ class BookingForm(msgspec.Struct):
     chaperones: Count
     grade: Text200 | None = None
     class_name: Text200 | None = None
+    grade_band: GradeBand | None = None
+    lead_teacher_name: Text200 | None = None
+    lead_teacher_phone: Phone | None = None
+    buses: Buses | None = None
+    arrival_time: ClockTime | None = None
+    lunch_space: bool = False
+    accessibility: Text200 | None = None
+    special_requests: Text200 | None = None
+
+
+class HeadcountForm(msgspec.Struct):
+    """Only the numbers sent change."""
+
+    students: Count | None = None
+    chaperones: Count | None = None
+
+
+class DeclineForm(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class BookingView(msgspec.Struct):
@@ -32,6 +55,15 @@ class BookingView(msgspec.Struct):
     chaperones: int
     grade: str
     class_name: str
+    grade_band: str | None
+    decline_reason: str
+    lead_teacher_name: str
+    lead_teacher_phone: str
+    buses: int | None
+    arrival_time: str
+    lunch_space: bool
+    accessibility: str
+    special_requests: str
     code: str
     qr_token: str
     starts_at: datetime
@@ -41,6 +73,8 @@ class BookingView(msgspec.Struct):
     admitted_chaperones: int
     created_at: datetime
     cancelled_at: datetime | None
+    final_count_until: date | None = None  # the last day the group may get smaller (None: always)
+    free_cancel_until: date | None = None  # the last day cancelling is free (None: always)
 
     @property
     def people(self) -> int:
@@ -56,6 +90,7 @@ class CheckInForm(msgspec.Struct):
     students: Count | None = None
     chaperones: Count | None = None
     device: Text200 = ""
+    nonce: Nonce | None = None
 
 
 class CheckInOutcome(msgspec.Struct, omit_defaults=True):

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
+
+import msgspec
 
 from accounts.schemas import UserView
 from bookings import keys
-from bookings.schemas import BookingForm, BookingView
-from bookings.tables import Booking
+from bookings.rules import (
+    Breach,
+    Rules,
+    check_booking,
+    check_change,
+    check_daily_cap,
+    final_count_deadline,
+    free_cancel_deadline,
+)
+from bookings.schemas import BookingForm, BookingView, HeadcountForm
+from bookings.tables import Booking, Strike
 from bookings.tickets import PassClaims, issue_pass, new_pass_code
 from core import clock
-from core.db import valid_id, write_transaction
+from core.db import is_sqlite, valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
-from core.i18n import N_
-from venues.tables import Slot
+from core.i18n import N_, gettext
+from venues import services as venues
+from venues.tables import Slot, Venue
+
+# Statuses whose places are held on the slot (a request holds them so approving cannot oversell).
+HOLDS_PLACES = ("confirmed", "requested")
 
 
 class BookingError(DomainError):
@@ -22,18 +38,85 @@ class BookingError(DomainError):
             409,
             N_(
                 "This slot has {remaining} places left and your group needs {needed}. "
-                "Choose another slot or book for fewer people."
+                "Book for fewer people or choose another slot.{alternative}"
             ),
         ),
         "slot_started": (409, N_("This slot has already started; bookings close when a slot begins.")),
         "nobody": (422, N_("A booking needs at least one person: enter the number of students or adults.")),
         "already_cancelled": (409, N_("This booking is already cancelled.")),
+        "already_declined": (409, N_("The venue declined this booking; there is nothing to cancel.")),
         "already_admitted": (
             409,
             N_("This class has already been checked in, so the booking can no longer be cancelled."),
         ),
         "changed": (409, N_("This booking was changed at the same moment; reload it and try again.")),
+        "not_active": (409, N_("Only a confirmed booking or one awaiting approval can be changed.")),
+        "admitted_no_change": (
+            409,
+            N_("This class has already been checked in, so its numbers can no longer be changed."),
+        ),
+        "after_final_count": (
+            409,
+            N_(
+                "The final count was due on {deadline}; since then the numbers can only go up "
+                "(now {students} students and {chaperones} adults)."
+            ),
+        ),
+        "change_full": (
+            409,
+            N_("This slot has {remaining} places left and your change needs {needed} more; ask for fewer."),
+        ),
+        "not_requested": (409, N_("This booking is not waiting for approval (it was decided or cancelled).")),
+        # The venue's rules (bookings/rules.py); each says which rule and what would work instead.
+        "lead_too_short": (
+            409,
+            N_(
+                "This venue must be booked at least {days} days ahead; "
+                "the earliest slots you can book are on {earliest}.{alternative}"
+            ),
+        ),
+        "lead_too_long": (
+            409,
+            N_("This venue takes bookings at most {days} days ahead; this slot can be booked from {opens}."),
+        ),
+        "blackout": (
+            409,
+            N_("The venue takes no group bookings on {day} ({reason}).{alternative}"),
+        ),
+        "group_too_small": (
+            409,
+            N_("This venue takes groups of at least {min} people (students and adults); yours has {people}."),
+        ),
+        "group_too_large": (
+            409,
+            N_(
+                "This venue takes groups of at most {max} people (students and adults); yours has {people}. "
+                "Book for fewer people, or split the class into two bookings."
+            ),
+        ),
+        "too_few_adults": (
+            409,
+            N_(
+                "One accompanying adult is needed for every {ratio} students: {students} students need "
+                "{needed} adults. Please add {missing} more adults."
+            ),
+        ),
+        "daily_cap": (
+            409,
+            N_(
+                "The venue receives at most {cap} group visitors a day and only {left} places are left "
+                "on {day}.{alternative}"
+            ),
+        ),
     }
+
+
+def _alternative_sentence(when: datetime | None, remaining: int = 0) -> str:
+    if when is None:
+        return gettext(" No other slot in the next two weeks has room for your group; try later dates.")
+    return gettext(" Another slot with room: {when} ({remaining} places left).").format(
+        when=when.strftime("%Y-%m-%d %H:%M"), remaining=remaining
+    )
 
 
 BOOKING_COLUMNS: tuple[Any, ...] = (
@@ -51,6 +134,15 @@ BOOKING_COLUMNS: tuple[Any, ...] = (
     Booking.chaperones,
     Booking.grade,
     Booking.class_name,
+    Booking.grade_band,
+    Booking.decline_reason,
+    Booking.lead_teacher_name,
+    Booking.lead_teacher_phone,
+    Booking.buses,
+    Booking.arrival_time,
+    Booking.lunch_space,
+    Booking.accessibility,
+    Booking.special_requests,
     Booking.code,
     Booking.qr_token,
     Booking.slot.starts_at.as_alias("starts_at"),
@@ -60,6 +152,8 @@ BOOKING_COLUMNS: tuple[Any, ...] = (
     Booking.admitted_chaperones,
     Booking.created_at,
     Booking.cancelled_at,
+    Booking.venue.final_count_days.as_alias("final_count_days"),
+    Booking.venue.free_cancel_days.as_alias("free_cancel_days"),
 )
 
 
@@ -68,7 +162,15 @@ def booking_view(row: dict[str, Any]) -> BookingView:
     for field in ("starts_at", "ends_at", "created_at", "cancelled_at"):
         if data[field] is not None:
             data[field] = clock.local(data[field])
-    return BookingView(**data)
+    rules = Rules(
+        final_count_days=data.pop("final_count_days"), free_cancel_days=data.pop("free_cancel_days")
+    )
+    day = data["starts_at"].date()
+    return BookingView(
+        **data,
+        final_count_until=final_count_deadline(rules, day),
+        free_cancel_until=free_cancel_deadline(rules, day),
+    )
 
 
 def visible_to(actor: UserView) -> Any:
@@ -117,8 +219,74 @@ async def _unused_code() -> str:
             return code
 
 
+async def _day_load(venue_id: int, day: date) -> int:
+    """Places held at a venue on a local day: the sum of its slots' `booked` (confirmed and requested)."""
+    lo, hi = clock.day_bounds(day)
+    rows = await Slot.raw(
+        "SELECT COALESCE(SUM(booked), 0) AS n FROM venues_slot WHERE venue = {} AND starts_at >= {} "
+        "AND starts_at < {}",
+        venue_id,
+        lo,
+        hi,
+    )
+    return int(rows[0]["n"])
+
+
+async def _alternative(venue_id: int, rules: Rules, day: date, people: int, exclude_slot: int) -> str:
+    """A sentence naming the first slot from `day` on (two weeks) that this group could book, if any."""
+    today = clock.today()
+    first = max(day, today + timedelta(days=rules.min_lead_days or 0))
+    last = day + timedelta(days=14)
+    if rules.max_lead_days is not None:
+        last = min(last, today + timedelta(days=rules.max_lead_days))
+    lo, _ = clock.day_bounds(first)
+    _, hi = clock.day_bounds(last)
+    lo = max(lo, clock.now())
+    rows = (
+        await Slot.select(Slot.id, Slot.starts_at, Slot.capacity, Slot.booked)
+        .where(
+            (Slot.venue == venue_id)
+            & (Slot.starts_at > lo)
+            & (Slot.starts_at < hi)
+            & (Slot.booked <= Slot.capacity - people)
+            & (Slot.id != exclude_slot)
+        )
+        .order_by(Slot.starts_at)
+        .limit(50)
+    )
+    if not rows:
+        return _alternative_sentence(None)
+    closed = {b.day for b in await venues.list_blackouts(venue_id, since=first)}
+    loads: dict[date, int] = {}
+    for row in rows:
+        slot_day = clock.local(row["starts_at"]).date()
+        if slot_day in closed:
+            continue
+        if rules.daily_cap is not None:
+            if slot_day not in loads:
+                loads[slot_day] = await _day_load(venue_id, slot_day)
+            if loads[slot_day] + people > rules.daily_cap:
+                continue
+        return _alternative_sentence(clock.local(row["starts_at"]), row["capacity"] - row["booked"])
+    return _alternative_sentence(None)
+
+
+async def _refuse(breach: Breach, venue_id: int, rules: Rules, day: date, people: int, slot_id: int) -> None:
+    params = dict(breach.params)
+    if breach.code in ("lead_too_short", "blackout", "daily_cap"):
+        params["alternative"] = await _alternative(venue_id, rules, day, people, slot_id)
+    raise BookingError(breach.code, **params)
+
+
 async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
-    """Book places for the teacher's school; one conditional UPDATE takes the capacity, so it cannot race."""
+    """Book places for the teacher's school under the venue's rules (bookings/rules.py).
+
+    One conditional UPDATE takes the capacity, so it cannot race; where the venue caps a day's
+    visitors, the day's load is summed in the same write transaction after locking the venue row
+    (PostgreSQL; SQLite's IMMEDIATE transaction already lets one writer in), so two bookings cannot
+    both take the last places of a day either. A venue in request mode holds the places too, as
+    "requested", so an approval can never oversell.
+    """
     if not actor.is_teacher or actor.school_id is None:
         raise Forbidden("role")
     people = form.students + form.chaperones
@@ -126,18 +294,39 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
         raise BookingError("nobody")
     if not valid_id(form.slot_id):
         raise NotFound("slot")
+    slot = await Slot.select(Slot.id, Slot.venue, Slot.starts_at).where(Slot.id == form.slot_id).first()
+    if slot is None:
+        raise NotFound("slot")
+    venue_id = int(slot["venue"])
+    day = clock.local(slot["starts_at"]).date()
+    if slot["starts_at"] <= clock.now():
+        raise BookingError("slot_started")
+    rules = Rules.of(await venues.get_venue(venue_id))
+    breach = check_booking(
+        rules,
+        today=clock.today(),
+        day=day,
+        students=form.students,
+        chaperones=form.chaperones,
+        band=form.grade_band,
+        blackout_reason=await venues.blackout_reason(venue_id, day),
+    )
+    if breach is not None:
+        await _refuse(breach, venue_id, rules, day, people, form.slot_id)
     key = await keys.ensure_key()
     now = clock.now()
     async with write_transaction():
-        slot = (
-            await Slot.select(Slot.id, Slot.venue, Slot.starts_at, Slot.capacity, Slot.booked)
-            .where(Slot.id == form.slot_id)
-            .first()
-        )
-        if slot is None:
-            raise NotFound("slot")
-        if slot["starts_at"] <= now:
+        if slot["starts_at"] <= clock.now():
             raise BookingError("slot_started")
+        if rules.daily_cap is not None:
+            if not is_sqlite():
+                await Venue.select(Venue.id).where(Venue.id == venue_id).lock_rows()
+            cap = await Venue.select(Venue.daily_cap).where(Venue.id == venue_id).first()
+            fresh_rules = msgspec.structs.replace(rules, daily_cap=cap["daily_cap"] if cap else None)
+            load = await _day_load(venue_id, day)
+            breach = check_daily_cap(fresh_rules, day=day, booked_that_day=load, people=people)
+            if breach is not None:
+                await _refuse(breach, venue_id, fresh_rules, day, people, form.slot_id)
         taken = await (
             Slot.update({Slot.booked: Slot.booked + people})
             .where((Slot.id == form.slot_id) & (Slot.booked <= Slot.capacity - people))
@@ -146,31 +335,39 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
         if not taken:
             fresh = await Slot.select(Slot.capacity, Slot.booked).where(Slot.id == form.slot_id).first()
             assert fresh is not None
-            raise BookingError("slot_full", remaining=fresh["capacity"] - fresh["booked"], needed=people)
+            raise BookingError(
+                "slot_full",
+                remaining=fresh["capacity"] - fresh["booked"],
+                needed=people,
+                alternative=await _alternative(venue_id, rules, day, people, form.slot_id),
+            )
         code = await _unused_code()
         rows = await Booking.insert(
             Booking(
                 slot=slot["id"],
-                venue=slot["venue"],
+                venue=venue_id,
                 school=actor.school_id,
                 teacher=actor.id,
-                status="confirmed",
+                status="requested" if rules.needs_approval else "confirmed",
                 students=form.students,
                 chaperones=form.chaperones,
                 grade=(form.grade or "").strip(),
                 class_name=(form.class_name or "").strip(),
+                grade_band=form.grade_band,
+                lead_teacher_name=(form.lead_teacher_name or "").strip(),
+                lead_teacher_phone=(form.lead_teacher_phone or "").strip(),
+                buses=form.buses,
+                arrival_time=form.arrival_time or "",
+                lunch_space=form.lunch_space,
+                accessibility=(form.accessibility or "").strip(),
+                special_requests=(form.special_requests or "").strip(),
                 code=code,
                 created_at=now,
                 updated_at=now,
             )
         ).returning(Booking.id)
         booking_id = rows[0]["id"]
-        token = issue_pass(
-            PassClaims(
-                booking_id=booking_id, venue_id=slot["venue"], day=clock.local(slot["starts_at"]).date()
-            ),
-            key,
-        )
+        token = issue_pass(PassClaims(booking_id=booking_id, venue_id=venue_id, day=day), key)
         await Booking.update({Booking.qr_token: token}).where(Booking.id == booking_id)
     return await get_booking(actor, booking_id)
 
@@ -180,6 +377,8 @@ async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:
     current = await get_booking(actor, booking_id)
     if current.status == "cancelled":
         raise BookingError("already_cancelled")
+    if current.status == "declined":
+        raise BookingError("already_declined")
     if current.admitted > 0:
         raise BookingError("already_admitted")
     now = clock.now()
@@ -209,6 +408,203 @@ async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:
             if again.admitted > 0:
                 raise BookingError("already_admitted")
             raise BookingError("changed")
-        if current.status == "confirmed":
+        if current.status in HOLDS_PLACES:
             await Slot.update({Slot.booked: Slot.booked - current.people}).where(Slot.id == current.slot_id)
+        if late_cancel_strikes(actor, current):
+            await Strike.insert(
+                Strike(school=current.school_id, booking=booking_id, kind="late_cancel", created_at=now)
+            )
+    return await get_booking(actor, booking_id)
+
+
+def late_cancel_strikes(actor: UserView, booking: BookingView) -> bool:
+    """Whether this actor cancelling this booking now adds a strike: a teacher cancelling a confirmed
+    visit after the venue's free-cancellation deadline (a venue cancelling, or a request being
+    withdrawn before anyone relied on it, marks nobody)."""
+    return (
+        actor.is_teacher
+        and booking.status == "confirmed"
+        and booking.free_cancel_until is not None
+        and clock.today() > booking.free_cancel_until
+    )
+
+
+class Standing(msgspec.Struct):
+    """A school's record: its strikes, and its past visits, cancels and declined requests."""
+
+    strikes: int = 0
+    late_cancels: int = 0
+    no_shows: int = 0
+    visits: int = 0
+    cancelled: int = 0
+    declined: int = 0
+
+
+async def school_standing(school_ids: list[int]) -> dict[int, Standing]:
+    """Per school, in two queries whatever the number of schools."""
+    out = {sid: Standing() for sid in school_ids}
+    if not school_ids:
+        return out
+    for r in await Strike.select(Strike.school, Strike.kind).where(Strike.school.is_in(school_ids)):
+        s = out[r["school"]]
+        s.strikes += 1
+        if r["kind"] == "late_cancel":
+            s.late_cancels += 1
+        else:
+            s.no_shows += 1
+    rows = (
+        await Booking.select(Booking.school.as_alias("school_id"), Booking.status, Booking.slot.starts_at)
+        .where(Booking.school.is_in(school_ids))
+        .where(Booking.status.is_in(["confirmed", "cancelled", "declined"]))
+    )
+    now = clock.now()
+    for r in rows:
+        s = out[r["school_id"]]
+        if r["status"] == "confirmed" and r["slot.starts_at"] < now:
+            s.visits += 1
+        elif r["status"] == "cancelled":
+            s.cancelled += 1
+        elif r["status"] == "declined":
+            s.declined += 1
+    return out
+
+
+def _require_venue_staff(actor: UserView, booking: BookingView) -> None:
+    if not actor.is_staff or actor.venue_id != booking.venue_id:
+        raise Forbidden("role")
+
+
+async def approve_booking(actor: UserView, booking_id: int) -> BookingView:
+    """Staff of the venue confirm a request; its places were held from the start, so this cannot oversell."""
+    current = await get_booking(actor, booking_id)
+    _require_venue_staff(actor, current)
+    now = clock.now()
+    async with write_transaction():
+        changed = await (
+            Booking.update(
+                {
+                    Booking.status: "confirmed",
+                    Booking.decided_at: now,
+                    Booking.decided_by: actor.id,
+                    Booking.updated_at: now,
+                }
+            )
+            .where((Booking.id == booking_id) & (Booking.status == "requested"))
+            .returning(Booking.id)
+        )
+        if not changed:
+            raise BookingError("not_requested")
+    return await get_booking(actor, booking_id)
+
+
+async def decline_booking(actor: UserView, booking_id: int, reason: str) -> BookingView:
+    """Staff of the venue decline a request with a reason the teacher sees; the held places return."""
+    current = await get_booking(actor, booking_id)
+    _require_venue_staff(actor, current)
+    now = clock.now()
+    async with write_transaction():
+        changed = await (
+            Booking.update(
+                {
+                    Booking.status: "declined",
+                    Booking.decline_reason: reason.strip(),
+                    Booking.decided_at: now,
+                    Booking.decided_by: actor.id,
+                    Booking.updated_at: now,
+                }
+            )
+            .where((Booking.id == booking_id) & (Booking.status == "requested"))
+            .returning(Booking.id)
+        )
+        if not changed:
+            raise BookingError("not_requested")
+        await Slot.update({Slot.booked: Slot.booked - current.people}).where(Slot.id == current.slot_id)
+    return await get_booking(actor, booking_id)
+
+
+async def request_queue(actor: UserView) -> list[BookingView]:
+    """The venue's requests waiting for a decision, soonest visit first."""
+    if not actor.is_staff or actor.venue_id is None:
+        raise Forbidden("role")
+    rows = (
+        await Booking.select(*BOOKING_COLUMNS)
+        .where((Booking.venue == actor.venue_id) & (Booking.status == "requested"))
+        .where(Booking.slot.starts_at > clock.now())
+        .order_by(Booking.slot.starts_at)
+        .order_by(Booking.id)
+    )
+    return [booking_view(r) for r in rows]
+
+
+async def change_headcount(actor: UserView, booking_id: int, change: HeadcountForm) -> BookingView:
+    """The teacher (or staff of the venue) change the numbers of a booking that still holds places.
+
+    Until the venue's final-count deadline any change within its group rules; after it only
+    increases. The slot's places move with one conditional UPDATE and the booking's counts with a
+    compare-and-set on the numbers just read, both in one write transaction, so two changes (or a
+    change and a booking) cannot together overfill the slot or the venue's day.
+    """
+    current = await get_booking(actor, booking_id)
+    if actor.is_auditor or (actor.is_teacher and current.teacher_id != actor.id):
+        raise Forbidden("role")
+    if current.status not in HOLDS_PLACES:
+        raise BookingError("not_active")
+    if current.admitted > 0:
+        raise BookingError("admitted_no_change")
+    if current.starts_at <= clock.now():
+        raise BookingError("slot_started")
+    students = current.students if change.students is None else change.students
+    chaperones = current.chaperones if change.chaperones is None else change.chaperones
+    if students + chaperones < 1:
+        raise BookingError("nobody")
+    delta = students + chaperones - current.people
+    if students == current.students and chaperones == current.chaperones:
+        return current
+    rules = Rules.of(await venues.get_venue(current.venue_id))
+    day = current.starts_at.date()
+    breach = check_change(
+        rules,
+        today=clock.today(),
+        day=day,
+        old_students=current.students,
+        old_chaperones=current.chaperones,
+        students=students,
+        chaperones=chaperones,
+        band=current.grade_band,
+    )
+    if breach is not None:
+        raise BookingError(breach.code, **breach.params)
+    async with write_transaction():
+        if delta > 0 and rules.daily_cap is not None:
+            if not is_sqlite():
+                await Venue.select(Venue.id).where(Venue.id == current.venue_id).lock_rows()
+            load = await _day_load(current.venue_id, day)
+            breach = check_daily_cap(rules, day=day, booked_that_day=load, people=delta)
+            if breach is not None:
+                raise BookingError(breach.code, **breach.params, alternative="")
+        moved = await (
+            Slot.update({Slot.booked: Slot.booked + delta})
+            .where((Slot.id == current.slot_id) & (Slot.booked <= Slot.capacity - delta))
+            .returning(Slot.booked)
+        )
+        if not moved:
+            fresh = await Slot.select(Slot.capacity, Slot.booked).where(Slot.id == current.slot_id).first()
+            assert fresh is not None
+            raise BookingError("change_full", remaining=fresh["capacity"] - fresh["booked"], needed=delta)
+        changed = await (
+            Booking.update(
+                {Booking.students: students, Booking.chaperones: chaperones, Booking.updated_at: clock.now()}
+            )
+            .where(
+                (Booking.id == booking_id)
+                & (Booking.status == current.status)
+                & (Booking.students == current.students)
+                & (Booking.chaperones == current.chaperones)
+                & (Booking.admitted_students == 0)
+                & (Booking.admitted_chaperones == 0)
+            )
+            .returning(Booking.id)
+        )
+        if not changed:
+            raise BookingError("changed")  # rolls the slot's places back with the transaction
     return await get_booking(actor, booking_id)

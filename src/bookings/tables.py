@@ -8,6 +8,7 @@ from accounts.tables import School, User
 from venues.tables import Slot, Venue
 
 STATUSES = ("requested", "confirmed", "declined", "cancelled")
+GRADE_BANDS = ("preschool", "primary_low", "primary_high", "junior", "senior")
 
 
 class PassKey(Table, tablename="bookings_pass_key"):
@@ -41,6 +42,22 @@ class Booking(Table, tablename="bookings_booking"):
     chaperones = Integer()
     grade = Varchar(length=200, default="")
     class_name = Varchar(length=200, default="")
+    grade_band = Varchar(
+        length=16,
+        null=True,
+        default=None,
+        help_text="preschool | primary_low | primary_high | junior | senior; decides the adult ratio.",
+    )
+    # Logistics the venue needs for a class visit: the lead teacher's contact, never pupils' names (PIPL).
+    lead_teacher_name = Varchar(length=200, default="")
+    lead_teacher_phone = Varchar(length=32, default="")
+    buses = Integer(null=True, default=None, help_text="Coaches the class arrives in; NULL = not said.")
+    arrival_time = Varchar(
+        length=5, default="", help_text="Expected arrival, HH:MM Beijing time; empty = not said."
+    )
+    lunch_space = Boolean(default=False, help_text="The class asks for a place to eat lunch.")
+    accessibility = Varchar(length=200, default="")
+    special_requests = Varchar(length=200, default="")
     code = Varchar(length=16, unique=True, help_text="The typed fallback code printed beside the QR.")
     qr_token = Varchar(length=255, default="")
     admitted_students = Integer(default=0)
@@ -50,6 +67,9 @@ class Booking(Table, tablename="bookings_booking"):
     updated_at = Timestamptz()
     cancelled_at = Timestamptz(null=True, default=None)
     cancelled_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz(null=True, default=None, help_text="When staff approved or declined a request.")
+    decided_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
+    decline_reason = Varchar(length=200, default="")
 
 
 class CheckIn(Table, tablename="bookings_checkin"):
@@ -82,3 +102,17 @@ class CheckIn(Table, tablename="bookings_checkin"):
     reversed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
     reversal_reason = Varchar(length=200, default="")
     created_at = Timestamptz(index=True)
+
+
+STRIKE_KINDS = ("late_cancel", "no_show")
+
+
+class Strike(Table, tablename="bookings_strike"):
+    """A mark on a school's record: a cancel after the venue's free-cancellation deadline, or a no-show."""
+
+    id: Serial
+
+    school = ForeignKey(references=School, null=False, index=True, on_delete=OnDelete.restrict)
+    booking = ForeignKey(references=Booking, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=16, help_text="late_cancel | no_show")
+    created_at = Timestamptz()

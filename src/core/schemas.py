@@ -18,3 +18,13 @@ VenueKind = Literal[
     "science_museum", "museum", "education_base", "laboratory", "scientist_spirit_base", "community_site"
 ]
 SlotKind = Literal["school_visit", "lab_open_day", "activity"]
+
+# Booking rules: days ahead (up to two years), people per group, students per adult.
+Days = Annotated[int, msgspec.Meta(ge=0, le=730)]
+People = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+Ratio = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+GradeBand = Literal["preschool", "primary_low", "primary_high", "junior", "senior"]
+ApprovalMode = Literal["auto", "request"]
+Phone = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9+\- ()]*$")]
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Buses = Annotated[int, msgspec.Meta(ge=0, le=50)]

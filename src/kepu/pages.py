@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.response import Redirect
 
 from accounts.pages import PAGES as ACCOUNT_PAGES
+from bookings.door_pages import DOOR_PAGES
 from bookings.pages import PAGES as BOOKING_PAGES
 from evaluation.pages import PAGES as EVALUATION_PAGES
 from venues.pages import PAGES as VENUE_PAGES
@@ -23,4 +24,11 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(HOME_BY_ROLE.get(user.role, "/login"))
 
 
-PAGE_HANDLERS: list[Any] = [home, *ACCOUNT_PAGES, *VENUE_PAGES, *BOOKING_PAGES, *EVALUATION_PAGES]
+PAGE_HANDLERS: list[Any] = [
+    home,
+    *ACCOUNT_PAGES,
+    *VENUE_PAGES,
+    *BOOKING_PAGES,
+    *DOOR_PAGES,
+    *EVALUATION_PAGES,
+]

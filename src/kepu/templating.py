@@ -10,7 +10,14 @@ from jinja2 import Environment
 
 from core import clock, i18n
 from core.web import pop_flashes
-from venues.labels import DISTRICT_LABELS, KIND_LABELS, SLOT_KIND_LABELS, STAFF_ROLE_LABELS
+from venues.labels import (
+    APPROVAL_LABELS,
+    DISTRICT_LABELS,
+    GRADE_BAND_LABELS,
+    KIND_LABELS,
+    SLOT_KIND_LABELS,
+    STAFF_ROLE_LABELS,
+)
 
 STATUS_LABELS = {
     "requested": i18n.N_("Awaiting approval"),
@@ -59,6 +66,9 @@ def install_template_helpers(env: Environment) -> None:
         district_label=label(DISTRICT_LABELS),
         status_label=label(STATUS_LABELS),
         staff_role_label=label(STAFF_ROLE_LABELS),
+        grade_band_label=label(GRADE_BAND_LABELS),
+        approval_label=label(APPROVAL_LABELS),
+        GRADE_BANDS=list(GRADE_BAND_LABELS),
         KINDS=list(KIND_LABELS),
         SLOT_KINDS=list(SLOT_KIND_LABELS),
         DISTRICTS=list(DISTRICT_LABELS),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import Body, FromPath, QueryParameter
@@ -16,7 +17,7 @@ from core.jsonbody import strict_json_body
 from core.schemas import District, VenueKind
 from core.timeparse import parse_date_or_instant
 from venues import services
-from venues.schemas import SlotForm, SlotView, VenueForm, VenueUpdate, VenueView
+from venues.schemas import BlackoutForm, BlackoutView, SlotForm, SlotView, VenueForm, VenueUpdate, VenueView
 
 
 class VenueList(msgspec.Struct):
@@ -25,6 +26,10 @@ class VenueList(msgspec.Struct):
 
 class SlotList(msgspec.Struct):
     items: list[SlotView]
+
+
+class BlackoutList(msgspec.Struct):
+    items: list[BlackoutView]
 
 
 class VenueApi(Controller):
@@ -57,6 +62,30 @@ class VenueApi(Controller):
         self, actor: NamedDependency[UserView], venue_id: FromPath[int], data: Annotated[VenueUpdate, Body()]
     ) -> VenueView:
         return await services.update_venue(actor, venue_id, data)
+
+    @get("/{venue_id:int}/blackouts", summary="Days on which the venue takes no group bookings")
+    async def list_blackouts(self, venue_id: FromPath[int]) -> BlackoutList:
+        return BlackoutList(items=await services.list_blackouts(venue_id))
+
+    @post(
+        "/{venue_id:int}/blackouts",
+        summary="Add a blackout day, or change its reason (staff of the venue, or auditor)",
+        guards=[requires_role("staff", "auditor")],
+    )
+    async def set_blackout(
+        self, actor: NamedDependency[UserView], venue_id: FromPath[int], data: Annotated[BlackoutForm, Body()]
+    ) -> BlackoutView:
+        return await services.set_blackout(actor, venue_id, data)
+
+    @delete(
+        "/{venue_id:int}/blackouts/{day:date}",
+        summary="Take a blackout day away (staff of the venue, or auditor)",
+        guards=[requires_role("staff", "auditor")],
+    )
+    async def remove_blackout(
+        self, actor: NamedDependency[UserView], venue_id: FromPath[int], day: FromPath[date]
+    ) -> None:
+        await services.remove_blackout(actor, venue_id, day)
 
     @post(
         "/{venue_id:int}/slots",

@@ -24,3 +24,14 @@ DISTRICT_LABELS = {
     "翔安区": N_("Xiang'an District"),
 }
 STAFF_ROLE_LABELS = {"door": N_("Door staff"), "supervisor": N_("Supervisor")}
+GRADE_BAND_LABELS = {
+    "preschool": N_("Pre-school"),
+    "primary_low": N_("Primary, grades 1–3"),
+    "primary_high": N_("Primary, grades 4–6"),
+    "junior": N_("Junior secondary"),
+    "senior": N_("Senior secondary"),
+}
+APPROVAL_LABELS = {
+    "auto": N_("Confirm bookings at once"),
+    "request": N_("Staff approve each booking"),
+}

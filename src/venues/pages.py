@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -19,7 +19,15 @@ from core.i18n import gettext
 from core.web import flash, form_data
 from venues import services
 from venues.labels import DISTRICT_LABELS, KIND_LABELS
-from venues.schemas import SlotForm, VenueForm
+from venues.schemas import (
+    RULE_DEFAULTS,
+    RULE_FIELDS,
+    BlackoutForm,
+    RulesForm,
+    SlotForm,
+    VenueForm,
+    VenueUpdate,
+)
 
 FIELD_DEFAULTS = {
     "capacity": "",
@@ -245,7 +253,108 @@ async def staff_create(
     return Redirect(f"/audit/venues/{venue_id}", status_code=303)
 
 
+async def _rules_page(
+    venue_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    blackout_values: dict[str, Any] | None = None,
+    blackout_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    venue = await services.get_venue(venue_id)
+    current = {f: getattr(venue, f) for f in RULE_FIELDS}
+    # A venue with no rule at all is setting its rules up: propose domain.md's defaults.
+    proposing = values is None and all(v is None for v in current.values())
+    return Template(
+        "venues/rules.html",
+        context={
+            "venue": venue,
+            "values": values if values is not None else (dict(RULE_DEFAULTS) if proposing else current),
+            "proposing": proposing,
+            "errors": errors or {},
+            "blackouts": await services.list_blackouts(venue_id, since=clock.today()),
+            "blackout_values": blackout_values or {"day": "", "reason": ""},
+            "blackout_errors": blackout_errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@get("/venues/{venue_id:int}/rules", guards=[requires_role("staff", "auditor")], include_in_schema=False)
+async def rules_page(actor: NamedDependency[UserView], venue_id: FromPath[int]) -> Template:
+    await services.get_venue(venue_id)
+    services.require_manager(actor, venue_id)
+    return await _rules_page(venue_id)
+
+
+@post("/venues/{venue_id:int}/rules", guards=[requires_role("staff", "auditor")], include_in_schema=False)
+async def rules_submit(
+    request: Request[Any, Any, Any], actor: NamedDependency[UserView], venue_id: FromPath[int]
+) -> Template | Redirect:
+    await services.get_venue(venue_id)
+    services.require_manager(actor, venue_id)
+    data = await form_data(request)
+    fields = {k: data.get(k) for k in RULE_FIELDS}
+    form, errors = parse_form(RulesForm, fields, blank_as_none=RULE_FIELDS)
+    if form is None:
+        return await _rules_page(venue_id, values=fields, errors=errors, status_code=400)
+    try:
+        await services.update_venue(
+            actor, venue_id, VenueUpdate(**{f: getattr(form, f) for f in RULE_FIELDS})
+        )
+    except DomainError as exc:
+        field = "group_min" if exc.code == "group_bounds" else "min_lead_days"
+        return await _rules_page(
+            venue_id, values=fields, errors={field: exc.message()}, status_code=exc.status_code
+        )
+    flash(request, gettext("Booking rules saved. They apply to bookings made from now on."))
+    return Redirect(f"/venues/{venue_id}/rules", status_code=303)
+
+
+@post("/venues/{venue_id:int}/blackouts", guards=[requires_role("staff", "auditor")], include_in_schema=False)
+async def blackout_add(
+    request: Request[Any, Any, Any], actor: NamedDependency[UserView], venue_id: FromPath[int]
+) -> Template | Redirect:
+    await services.get_venue(venue_id)
+    services.require_manager(actor, venue_id)
+    data = await form_data(request)
+    values = {"day": data.get("day") or "", "reason": data.get("reason") or ""}
+    form, errors = parse_form(BlackoutForm, values)
+    if form is not None:
+        try:
+            await services.set_blackout(actor, venue_id, form)
+        except DomainError as exc:
+            errors = {"day": exc.message()}
+    if errors:
+        if "day" in errors and form is None:
+            errors = {"day": gettext("Enter a date.")}
+        return await _rules_page(venue_id, blackout_values=values, blackout_errors=errors, status_code=400)
+    flash(request, gettext("Blackout day added."))
+    return Redirect(f"/venues/{venue_id}/rules", status_code=303)
+
+
+@post(
+    "/venues/{venue_id:int}/blackouts/{day:date}/delete",
+    guards=[requires_role("staff", "auditor")],
+    include_in_schema=False,
+)
+async def blackout_delete(
+    request: Request[Any, Any, Any],
+    actor: NamedDependency[UserView],
+    venue_id: FromPath[int],
+    day: FromPath[date],
+) -> Redirect:
+    await services.remove_blackout(actor, venue_id, day)
+    flash(request, gettext("Blackout day removed."))
+    return Redirect(f"/venues/{venue_id}/rules", status_code=303)
+
+
 PAGES = [
+    rules_page,
+    rules_submit,
+    blackout_add,
+    blackout_delete,
     venue_list,
     venue_detail,
     staff_dashboard,

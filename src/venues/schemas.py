@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
-from core.schemas import Capacity, District, Minutes, Name200, SlotKind, Text200, VenueKind
+from core.schemas import (
+    ApprovalMode,
+    Capacity,
+    Days,
+    District,
+    Minutes,
+    Name200,
+    People,
+    Ratio,
+    SlotKind,
+    Text200,
+    VenueKind,
+)
 
 
 class VenueForm(msgspec.Struct, forbid_unknown_fields=False):
@@ -16,6 +28,16 @@ class VenueForm(msgspec.Struct, forbid_unknown_fields=False):
     address: Text200 | None = None
     arrival_before_start_minutes: Minutes | None = None
     arrival_after_end_minutes: Minutes | None = None
+    min_lead_days: Days | None = None
+    max_lead_days: Days | None = None
+    group_min: People | None = None
+    group_max: People | None = None
+    daily_cap: People | None = None
+    students_per_adult: Ratio | None = None
+    preschool_students_per_adult: Ratio | None = None
+    approval_mode: ApprovalMode | None = None
+    final_count_days: Days | None = None
+    free_cancel_days: Days | None = None
 
 
 class VenueUpdate(msgspec.Struct):
@@ -27,6 +49,16 @@ class VenueUpdate(msgspec.Struct):
     address: Text200 | msgspec.UnsetType = msgspec.UNSET
     arrival_before_start_minutes: Minutes | msgspec.UnsetType | None = msgspec.UNSET
     arrival_after_end_minutes: Minutes | msgspec.UnsetType | None = msgspec.UNSET
+    min_lead_days: Days | msgspec.UnsetType | None = msgspec.UNSET
+    max_lead_days: Days | msgspec.UnsetType | None = msgspec.UNSET
+    group_min: People | msgspec.UnsetType | None = msgspec.UNSET
+    group_max: People | msgspec.UnsetType | None = msgspec.UNSET
+    daily_cap: People | msgspec.UnsetType | None = msgspec.UNSET
+    students_per_adult: Ratio | msgspec.UnsetType | None = msgspec.UNSET
+    preschool_students_per_adult: Ratio | msgspec.UnsetType | None = msgspec.UNSET
+    approval_mode: ApprovalMode | msgspec.UnsetType | None = msgspec.UNSET
+    final_count_days: Days | msgspec.UnsetType | None = msgspec.UNSET
+    free_cancel_days: Days | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class VenueView(msgspec.Struct):
@@ -37,6 +69,16 @@ class VenueView(msgspec.Struct):
     address: str
     arrival_before_start_minutes: int | None
     arrival_after_end_minutes: int | None
+    min_lead_days: int | None
+    max_lead_days: int | None
+    group_min: int | None
+    group_max: int | None
+    daily_cap: int | None
+    students_per_adult: int | None
+    preschool_students_per_adult: int | None
+    approval_mode: str | None
+    final_count_days: int | None
+    free_cancel_days: int | None
     created_at: datetime
 
 
@@ -68,3 +110,57 @@ class StaffView(msgspec.Struct):
     display_name: str
     venue_id: int
     role: str
+
+
+RULE_FIELDS = (
+    "min_lead_days",
+    "max_lead_days",
+    "group_min",
+    "group_max",
+    "daily_cap",
+    "students_per_adult",
+    "preschool_students_per_adult",
+    "approval_mode",
+    "final_count_days",
+    "free_cancel_days",
+)
+
+# What the rules page proposes when a venue sets its rules up (domain.md "Rules to model"); a venue
+# keeps none of them until its staff save the form.
+RULE_DEFAULTS: dict[str, int | str | None] = {
+    "min_lead_days": 3,
+    "max_lead_days": 120,
+    "group_min": 10,
+    "group_max": 60,
+    "daily_cap": None,
+    "students_per_adult": 20,
+    "preschool_students_per_adult": 10,
+    "approval_mode": "auto",
+    "final_count_days": 7,
+    "free_cancel_days": 2,
+}
+
+
+class RulesForm(msgspec.Struct):
+    """The rules page: every rule at once; a blank field (None) means the venue has no such rule."""
+
+    min_lead_days: Days | None = None
+    max_lead_days: Days | None = None
+    group_min: People | None = None
+    group_max: People | None = None
+    daily_cap: People | None = None
+    students_per_adult: Ratio | None = None
+    preschool_students_per_adult: Ratio | None = None
+    approval_mode: ApprovalMode | None = None
+    final_count_days: Days | None = None
+    free_cancel_days: Days | None = None
+
+
+class BlackoutForm(msgspec.Struct):
+    day: date
+    reason: Text200 = ""
+
+
+class BlackoutView(msgspec.Struct):
+    day: date
+    reason: str

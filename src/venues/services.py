@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import msgspec
@@ -14,8 +14,18 @@ from core import clock
 from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_
-from venues.schemas import SlotForm, SlotView, StaffView, VenueForm, VenueUpdate, VenueView
-from venues.tables import Slot, StaffMembership, Venue
+from venues.schemas import (
+    RULE_FIELDS,
+    BlackoutForm,
+    BlackoutView,
+    SlotForm,
+    SlotView,
+    StaffView,
+    VenueForm,
+    VenueUpdate,
+    VenueView,
+)
+from venues.tables import Blackout, Slot, StaffMembership, Venue
 
 
 class VenueError(DomainError):
@@ -23,12 +33,31 @@ class VenueError(DomainError):
         "slot_ends_before_start": (422, N_("A slot must end after it starts.")),
         "slot_too_long": (422, N_("A slot lasts at most 24 hours; split longer events into several slots.")),
         "slot_out_of_range": (422, N_("A slot must take place between the years {first} and {last}.")),
+        "day_out_of_range": (422, N_("Choose a day between the years {first} and {last}.")),
         "not_staff": (422, N_("Only a staff account can work at a venue.")),
         "capacity_below_booked": (
             409,
             N_("{booked} places are already booked; the capacity cannot go below that."),
         ),
+        "group_bounds": (
+            422,
+            N_("The smallest group size cannot be larger than the largest ({min} > {max})."),
+        ),
+        "lead_bounds": (
+            422,
+            N_("The minimum lead time cannot be longer than the maximum ({min} > {max} days)."),
+        ),
+        "blackout_past": (422, N_("A blackout day must be today or later.")),
     }
+
+
+def _check_rule_bounds(rules: dict[str, Any]) -> None:
+    lo, hi = rules.get("group_min"), rules.get("group_max")
+    if lo is not None and hi is not None and lo > hi:
+        raise VenueError("group_bounds", min=lo, max=hi)
+    lo, hi = rules.get("min_lead_days"), rules.get("max_lead_days")
+    if lo is not None and hi is not None and lo > hi:
+        raise VenueError("lead_bounds", min=lo, max=hi)
 
 
 VENUE_COLUMNS = (
@@ -39,6 +68,7 @@ VENUE_COLUMNS = (
     Venue.address,
     Venue.arrival_before_start_minutes,
     Venue.arrival_after_end_minutes,
+    *(getattr(Venue, f) for f in RULE_FIELDS),
     Venue.created_at,
 )
 
@@ -57,6 +87,8 @@ def require_manager(actor: UserView, venue_id: int) -> None:
 async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
     if not actor.is_auditor:
         raise Forbidden("role")
+    rules = {f: getattr(form, f) for f in RULE_FIELDS}
+    _check_rule_bounds(rules)
     async with write_transaction():
         rows = await Venue.insert(
             Venue(
@@ -66,6 +98,7 @@ async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
                 address=(form.address or "").strip(),
                 arrival_before_start_minutes=form.arrival_before_start_minutes,
                 arrival_after_end_minutes=form.arrival_after_end_minutes,
+                **rules,
                 created_at=clock.now(),
             )
         ).returning(Venue.id)
@@ -73,13 +106,15 @@ async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
 
 
 async def update_venue(actor: UserView, venue_id: int, update: VenueUpdate) -> VenueView:
-    await get_venue(venue_id)
+    current = await get_venue(venue_id)
     require_manager(actor, venue_id)
-    values: dict[Any, Any] = {
-        getattr(Venue, field): (value.strip() if isinstance(value, str) else value)
+    changes = {
+        field: (value.strip() if isinstance(value, str) else value)
         for field in update.__struct_fields__
         if (value := getattr(update, field)) is not msgspec.UNSET
     }
+    _check_rule_bounds({f: changes.get(f, getattr(current, f)) for f in RULE_FIELDS})
+    values: dict[Any, Any] = {getattr(Venue, field): value for field, value in changes.items()}
     if values:
         async with write_transaction():
             await Venue.update(values).where(Venue.id == venue_id)
@@ -102,6 +137,47 @@ async def list_venues(*, district: str | None = None, kind: str | None = None) -
     if kind:
         query = query.where(Venue.kind == kind)
     return [VenueView(**r) for r in await query]
+
+
+async def list_blackouts(venue_id: int, *, since: date | None = None) -> list[BlackoutView]:
+    await get_venue(venue_id)
+    query = Blackout.select(Blackout.day, Blackout.reason).where(Blackout.venue == venue_id)
+    if since is not None:
+        query = query.where(Blackout.day >= since)
+    return [BlackoutView(**r) for r in await query.order_by(Blackout.day)]
+
+
+async def blackout_reason(venue_id: int, day: date) -> str | None:
+    """The reason a venue takes no group bookings on `day`, or None when it does."""
+    row = (
+        await Blackout.select(Blackout.reason)
+        .where((Blackout.venue == venue_id) & (Blackout.day == day))
+        .first()
+    )
+    return None if row is None else str(row["reason"])
+
+
+async def set_blackout(actor: UserView, venue_id: int, form: BlackoutForm) -> BlackoutView:
+    """Add a blackout day (or change its reason); bookings already made that day are kept."""
+    await get_venue(venue_id)
+    require_manager(actor, venue_id)
+    if form.day < clock.today():
+        raise VenueError("blackout_past")
+    if not clock.in_range(form.day):
+        raise VenueError("day_out_of_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
+    reason = form.reason.strip()
+    async with write_transaction():
+        await Blackout.insert(Blackout(venue=venue_id, day=form.day, reason=reason)).on_conflict(
+            target=(Blackout.venue, Blackout.day), action="DO UPDATE", values=[Blackout.reason]
+        )
+    return BlackoutView(day=form.day, reason=reason)
+
+
+async def remove_blackout(actor: UserView, venue_id: int, day: date) -> None:
+    await get_venue(venue_id)
+    require_manager(actor, venue_id)
+    async with write_transaction():
+        await Blackout.delete().where((Blackout.venue == venue_id) & (Blackout.day == day))
 
 
 async def add_staff(venue_id: int, user_id: int, role: str = "door") -> None:

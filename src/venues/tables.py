@@ -1,6 +1,6 @@
 """Venues tables: venues (science education bases), their staff, and bookable slots."""
 
-from piccolo.columns import ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -37,7 +37,39 @@ class Venue(Table, tablename="venues_venue"):
         default=None,
         help_text="Arrival window closes this many minutes after a slot ends; NULL = no window set.",
     )
+    # Booking rules (domain.md "Rules to model"). Every one is nullable: NULL means the venue has no
+    # such rule, so a venue created without rules takes any booking that fits (api.md).
+    min_lead_days = Integer(null=True, default=None, help_text="Book at least this many days ahead.")
+    max_lead_days = Integer(null=True, default=None, help_text="Book at most this many days ahead.")
+    group_min = Integer(null=True, default=None, help_text="Fewest people (students + adults) per booking.")
+    group_max = Integer(null=True, default=None, help_text="Most people (students + adults) per booking.")
+    daily_cap = Integer(
+        null=True, default=None, help_text="Most people in group bookings per venue per day (all slots)."
+    )
+    students_per_adult = Integer(
+        null=True, default=None, help_text="School stages: one accompanying adult per this many students."
+    )
+    preschool_students_per_adult = Integer(
+        null=True, default=None, help_text="Pre-school: one adult per this many children (stricter)."
+    )
+    approval_mode = Varchar(length=16, null=True, default=None, help_text="auto | request; NULL = auto.")
+    final_count_days = Integer(
+        null=True, default=None, help_text="Headcount may fall until this many days before the visit."
+    )
+    free_cancel_days = Integer(
+        null=True, default=None, help_text="Cancelling is free until this many days before the visit."
+    )
     created_at = Timestamptz()
+
+
+class Blackout(Table, tablename="venues_blackout"):
+    """A day on which a venue takes no group bookings (e.g. a public holiday), with the reason shown."""
+
+    id: Serial
+
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.cascade)
+    day = Date()
+    reason = Varchar(length=200, default="")
 
 
 class StaffMembership(Table, tablename="venues_staff"):

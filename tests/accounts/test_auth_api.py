@@ -130,7 +130,7 @@ async def test_missing_or_bad_bearer_is_401_everywhere(client: httpx.AsyncClient
     booking = (await w.book(slot["id"])).json()
     operations = await _operations(client)
     assert operations >= CONTRACT_OPERATIONS, CONTRACT_OPERATIONS - operations
-    ids = {"venue_id": w.venue_a, "slot_id": slot["id"], "booking_id": booking["id"]}
+    ids = {"venue_id": w.venue_a, "slot_id": slot["id"], "booking_id": booking["id"], "day": "2030-10-01"}
     for authorization in BAD_AUTHORIZATIONS:
         headers = {"Authorization": authorization} if authorization is not None else {}
         for method, path in sorted(operations):

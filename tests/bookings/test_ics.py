@@ -211,7 +211,7 @@ def test_naive_datetimes_are_rejected(field: str) -> None:
     [
         {"ends_at": STARTS},
         {"ends_at": STARTS - datetime.timedelta(hours=1)},
-        {"status": "TENTATIVE"},
+        {"status": "MAYBE"},
         {"status": "confirmed"},
         {"sequence": -1},
     ],
@@ -219,3 +219,8 @@ def test_naive_datetimes_are_rejected(field: str) -> None:
 def test_invalid_arguments_are_rejected(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         make(**overrides)
+
+
+def test_a_request_is_tentative_and_has_no_reminder() -> None:
+    text = make(status="TENTATIVE").decode()
+    assert "STATUS:TENTATIVE" in text and "VALARM" not in text
