@@ -9,7 +9,7 @@ import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -104,11 +104,17 @@ async def run(
     *,
     concurrency: int,
     server_pids: Sequence[int],
-    db_pids: Sequence[int] = (),
+    db_pids: Sequence[int] | Callable[[], Sequence[int]] = (),
     timeout_s: float = 300,
     keep_bodies: bool = False,
 ) -> Result:
-    """Send the calls with at most `concurrency` in flight; every URL must be on this machine."""
+    """Send the calls with at most `concurrency` in flight; every URL must be on this machine.
+
+    `db_pids` may be a function: PostgreSQL starts a backend per new pool connection, so the set of
+    database processes is read again just before the calls go out.
+    """
+    if callable(db_pids):
+        db_pids = list(db_pids())
     for call in calls:
         if urlparse(call.url).hostname not in LOOPBACK:
             raise ValueError(f"load goes to loopback only, not {call.url}")
@@ -139,7 +145,11 @@ async def run(
 
 
 async def burst(
-    name: str, calls: Sequence[Call], *, server_pids: Sequence[int], db_pids: Sequence[int] = ()
+    name: str,
+    calls: Sequence[Call],
+    *,
+    server_pids: Sequence[int],
+    db_pids: Sequence[int] | Callable[[], Sequence[int]] = (),
 ) -> Result:
     """All calls at the same moment (one connection each), as the race scenarios need."""
     return await run(

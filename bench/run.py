@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,7 @@ async def _scenarios(
     fx: dict[str, Any],
     servers: list[tuple[subprocess.Popen[bytes], str]],
     year: int,
-    db_pids: list[int],
+    db_pids: Callable[[], list[int]],
     database_url: str,
 ) -> list[dict[str, str]]:
     from bench.load import Call, burst, run
@@ -347,7 +348,7 @@ def child(config: str, scale: str, year: int) -> int:
     try:
         from bench.load import postgres_pids
 
-        db_pids = postgres_pids() if engine == "postgres" else []
+        db_pids = postgres_pids if engine == "postgres" else list
         rows = asyncio.run(_scenarios(fx, servers, year, db_pids, database_url))
     finally:
         for proc, _ in servers:
@@ -370,10 +371,10 @@ def machine() -> str:
     )
 
 
-def write_results(results: list[dict[str, Any]], scale: str, year: int) -> None:
+def write_results(results: list[dict[str, Any]], scale: str, year: int, label: str | None = None) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     lines = [
-        "# Benchmark results",
+        f"# {label}" if label else "# Benchmark results",
         "",
         f"- date: {datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- commit: {commit.stdout.strip()}",
@@ -411,7 +412,9 @@ def write_results(results: list[dict[str, Any]], scale: str, year: int) -> None:
         ]
         lines += ["| " + " | ".join(row.get(col, "") for col in columns) + " |" for row in result["rows"]]
         lines.append("")
-    RESULTS.write_text("\n".join(lines))
+    if label and RESULTS.exists():
+        lines = [RESULTS.read_text().rstrip(), "", *("#" + ln if ln.startswith("#") else ln for ln in lines)]
+    RESULTS.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -419,6 +422,9 @@ def main() -> int:
     parser.add_argument("--scale", default="full", choices=["small", "medium", "full"])
     parser.add_argument("--year", type=int, default=datetime.now().year - 1)
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
+    parser.add_argument(
+        "--label", help="append these results under this heading instead of rewriting the file"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -447,7 +453,7 @@ def main() -> int:
             print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
             return done.returncode
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    write_results(results, args.scale, args.year)
+    write_results(results, args.scale, args.year, args.label)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

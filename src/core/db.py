@@ -20,6 +20,7 @@ from piccolo.table import Table
 
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
+READERS = 4  # long-lived SQLite connections for statements outside transactions, per process
 # Row ids are PostgreSQL integers; a larger number names nothing, and the drivers fail on it (asyncpg
 # beyond 32 bits, sqlite3 beyond 64) instead of finding no row.
 MAX_ID = 2**31 - 1
@@ -41,6 +42,66 @@ class TunedSQLiteEngine(SQLiteEngine):
         conn = await super().get_connection()
         await conn.execute("PRAGMA synchronous = NORMAL")
         return conn
+
+    # Outside a transaction Piccolo opens a connection (and its thread) for every statement, which
+    # cost more than most statements themselves (bench/RESULTS.md). While the app runs
+    # (database_lifespan), such statements borrow one of a few long-lived connections instead. They are
+    # in autocommit mode, so every statement is still its own transaction; transactions keep their own
+    # connection, since they hold SQLite's write lock.
+    _readers: dict[tuple[int, str], _ReaderPool]
+
+    def open_readers(self, size: int) -> None:
+        if not hasattr(self, "_readers"):
+            self._readers = {}
+        self._readers[(id(asyncio.get_running_loop()), self.path)] = _ReaderPool(self, size)
+
+    async def close_readers(self) -> None:
+        pool = getattr(self, "_readers", {}).pop((id(asyncio.get_running_loop()), self.path), None)
+        if pool is not None:
+            await pool.close()
+
+    async def _run_in_new_connection(
+        self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
+    ) -> Any:
+        pool = getattr(self, "_readers", {}).get((id(asyncio.get_running_loop()), self.path))
+        if pool is None or pool.closed:
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        conn = await pool.borrow()
+        try:
+            async with conn.execute(query, args or []) as cursor:
+                return await cursor.fetchall()
+        finally:
+            await pool.give_back(conn)
+
+
+class _ReaderPool:
+    """At most `size` aiosqlite connections, opened on demand and all closed with the pool (their threads
+    are not daemons: an unclosed one keeps the process alive)."""
+
+    def __init__(self, engine: TunedSQLiteEngine, size: int) -> None:
+        self.engine = engine
+        self.size = size
+        self.idle: asyncio.Queue[Any] = asyncio.Queue()
+        self.opened: list[Any] = []
+        self.closed = False
+
+    async def borrow(self) -> Any:
+        if self.idle.empty() and len(self.opened) < self.size:
+            conn = await self.engine.get_connection()
+            self.opened.append(conn)
+            return conn
+        return await self.idle.get()
+
+    async def give_back(self, conn: Any) -> None:
+        if self.closed:
+            await conn.close()
+        else:
+            self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        self.closed = True
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
 
 
 def sqlite_path(url: str) -> str:
@@ -138,11 +199,15 @@ async def database_lifespan(pool_size: int = 10) -> AsyncIterator[None]:
     elif isinstance(db, SQLiteEngine):
         keeper = SQLiteKeeper(db.path)
         keeper.open()
+        if isinstance(db, TunedSQLiteEngine):
+            db.open_readers(READERS)
     try:
         yield
     finally:
         if isinstance(db, PostgresEngine):
             await db.close_connection_pool()
+        if isinstance(db, TunedSQLiteEngine):
+            await db.close_readers()
         if keeper is not None:
             keeper.close()
 

@@ -94,7 +94,7 @@ async def test_simultaneous_increases_never_overfill(client: httpx.AsyncClient, 
         patch(w, owner, grown["id"], students=40), w.book(slot["id"], 6, 1, who="teacher_b")
     )
     assert sorted(r.status_code for r in both) in ([200, 409], [201, 409])
-    assert await remaining(w, slot["id"]) == 2 if both[0].status_code == 200 else 0
+    assert await remaining(w, slot["id"]) == (2 if both[0].status_code == 200 else 0)
     held = 0
     for b_ in (await w.get("auditor", "/api/v1/bookings")).json()["items"]:
         if b_["status"] == "confirmed":
