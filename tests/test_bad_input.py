@@ -199,6 +199,7 @@ def venue_patch_cases(c: Ctx) -> list[Case]:
                 "arrival_before_start_minutes": minutes,
                 "arrival_after_end_minutes": minutes,
                 **RULE_BAD,
+                "door_ratio_policy": ["refuse", "", 1, "WARN", True, []],
             }.items()
             for v in vs
         ],
@@ -463,6 +464,42 @@ def checkin_cases(c: Ctx) -> list[Case]:
     ]
 
 
+def reverse_cases(c: Ctx) -> list[Case]:
+    # No check-in exists in this scene: bad bodies are refused before any lookup; good ones are 404.
+    url = "/api/v1/checkins/1/reverse"
+    base = {"reason": "扫错了班级"}
+    return [
+        *variants(
+            "staff_a",
+            "POST",
+            url,
+            base,
+            {"reason": ["", "   ", LONG, LONG_ZH, 5, None, [], {}, True]},
+            ["reason"],
+        ),
+        *raw_bodies("staff_a", "POST", url),
+        json_body("no such check-in", "staff_a", "POST", url, base, 404),
+        json_body("a teacher", "teacher_a", "POST", url, base, 403),
+        json_body("an auditor", "auditor", "POST", url, base, 403),
+        *[
+            Case(f"id {i!r}", "staff_a", "POST", f"/api/v1/checkins/{i}/reverse", {"json": base}, 404)
+            for i in PATH_IDS
+        ],
+    ]
+
+
+def booking_checkins_cases(c: Ctx) -> list[Case]:
+    bid = c.booking["id"]
+    return [
+        Case("a teacher", "teacher_a", "GET", f"/api/v1/bookings/{bid}/checkins", status=403),
+        Case("staff of another venue", "staff_b", "GET", f"/api/v1/bookings/{bid}/checkins", status=404),
+        *[
+            Case(f"id {i!r}", "staff_a", "GET", f"/api/v1/bookings/{i}/checkins", status=404)
+            for i in PATH_IDS
+        ],
+    ]
+
+
 def report_cases(c: Ctx) -> list[Case]:
     url = "/api/v1/reports/venues"
     years = ["", "abc", "-1", "0", "99999", str(BIG), "2026.5", "true", "1e3", "[]"]
@@ -492,6 +529,8 @@ TABLES: dict[str, Callable[[Ctx], list[Case]]] = {
     "PATCH /api/v1/bookings/{booking_id}": headcount_cases,
     "* /api/v1/bookings/{booking_id}...": booking_by_id_cases,
     "POST /api/v1/checkins": checkin_cases,
+    "POST /api/v1/checkins/{checkin_id}/reverse": reverse_cases,
+    "GET /api/v1/bookings/{booking_id}/checkins": booking_checkins_cases,
     "GET /api/v1/reports/venues": report_cases,
 }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from accounts.schemas import UserView
 from bookings import keys
+from bookings.rules import Rules, adults_needed
 from bookings.schemas import CheckInForm, CheckInOutcome
 from bookings.tables import Booking, CheckIn
 from bookings.tickets import normalize_code, pass_kid, verify_pass
@@ -202,6 +203,10 @@ async def _booking_row(booking_id: int) -> dict[str, Any] | None:
             Booking.slot.ends_at.as_alias("ends_at"),
             Booking.venue.arrival_before_start_minutes.as_alias("arrival_before"),
             Booking.venue.arrival_after_end_minutes.as_alias("arrival_after"),
+            Booking.grade_band,
+            Booking.venue.door_ratio_policy.as_alias("door_ratio_policy"),
+            Booking.venue.students_per_adult.as_alias("students_per_adult"),
+            Booking.venue.preschool_students_per_adult.as_alias("preschool_students_per_adult"),
         )
         .where(Booking.id == booking_id)
         .first()
@@ -293,6 +298,7 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             row["admitted_students"] = updated[0]["admitted_students"]
             row["admitted_chaperones"] = updated[0]["admitted_chaperones"]
             _describe(out, row)
+            out.warning = _ratio_warning(row)
             return out
         fresh = (
             await Booking.select(Booking.status, Booking.admitted_students, Booking.admitted_chaperones)
@@ -308,6 +314,23 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
         admitted=row["admitted_students"] + row["admitted_chaperones"],
         booked=row["students"] + row["chaperones"],
     )
+
+
+def _ratio_warning(row: dict[str, Any]) -> str | None:
+    """With the venue's door policy "warn": a warning when the adults admitted so far (this admission
+    included) are fewer than its ratio needs for the students admitted so far; else None."""
+    if row.get("door_ratio_policy") != "warn":
+        return None
+    rules = Rules(
+        students_per_adult=row["students_per_adult"],
+        preschool_students_per_adult=row["preschool_students_per_adult"],
+    )
+    needed = adults_needed(rules, row["admitted_students"], row["grade_band"])
+    if row["admitted_chaperones"] >= needed:
+        return None
+    return gettext(
+        "Too few adults: {students} students are in with {adults} adults; the venue asks for {needed}."
+    ).format(students=row["admitted_students"], adults=row["admitted_chaperones"], needed=needed)
 
 
 def _describe(out: CheckInOutcome, row: dict[str, Any]) -> None:

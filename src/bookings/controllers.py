@@ -10,10 +10,20 @@ from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
 
 from accounts.schemas import UserView
-from bookings import checkin, services
+from bookings import checkin, reversal, services
 from bookings.ics import visit_calendar
 from bookings.qr import qr_png
-from bookings.schemas import BookingForm, BookingView, CheckInForm, CheckInOutcome, DeclineForm, HeadcountForm
+from bookings.schemas import (
+    BookingForm,
+    BookingView,
+    CheckInForm,
+    CheckInList,
+    CheckInOutcome,
+    CheckInView,
+    DeclineForm,
+    HeadcountForm,
+    ReverseForm,
+)
 from core.guards import requires_role
 from core.i18n import gettext
 from core.jsonbody import strict_json_body
@@ -107,6 +117,14 @@ class BookingApi(Controller):
     ) -> BookingView:
         return await services.decline_booking(actor, booking_id, data.reason)
 
+    @get(
+        "/{booking_id:int}/checkins",
+        summary="Every scan of a booking: admitted, denied and reversed (staff of its venue, auditors)",
+        guards=[requires_role("staff", "auditor")],
+    )
+    async def checkins(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> CheckInList:
+        return CheckInList(items=await reversal.booking_checkins(actor, booking_id))
+
     @get("/{booking_id:int}/qr.png", summary="The pass as a QR code", media_type="image/png")
     async def qr(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
         booking = await services.get_booking(actor, booking_id)
@@ -138,3 +156,16 @@ class CheckInApi(Controller):
     ) -> Response[CheckInOutcome]:
         outcome = await checkin.check_in(actor, data)
         return Response(outcome, status_code=outcome.status_code)
+
+    @post(
+        "/{checkin_id:int}/reverse",
+        status_code=200,
+        summary="Reverse an admission with a reason (a supervisor of the venue); its people are given back",
+    )
+    async def reverse(
+        self,
+        actor: NamedDependency[UserView],
+        checkin_id: FromPath[int],
+        data: Annotated[ReverseForm, Body()],
+    ) -> CheckInView:
+        return await reversal.reverse_checkin(actor, checkin_id, data.reason)

@@ -40,6 +40,39 @@ class DeclineForm(msgspec.Struct):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 
 
+class ReverseForm(msgspec.Struct):
+    """A supervisor's reason for reversing an admission (kept in the audit trail)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
+
+
+class CheckInView(msgspec.Struct):
+    """One scan at the door as the audit trail shows it: admitted or denied, and any reversal."""
+
+    id: int
+    booking_id: int | None
+    venue_id: int | None
+    result: str
+    students: int
+    chaperones: int
+    staff_id: int | None
+    staff_name: str | None
+    device: str
+    offline: bool
+    needs_review: bool
+    scanned_at: datetime | None
+    created_at: datetime
+    reversed: bool
+    reversed_at: datetime | None
+    reversed_by_id: int | None
+    reversed_by_name: str | None
+    reversal_reason: str
+
+
+class CheckInList(msgspec.Struct):
+    items: list[CheckInView]
+
+
 class BookingView(msgspec.Struct):
     id: int
     slot_id: int
@@ -109,3 +142,6 @@ class CheckInOutcome(msgspec.Struct, omit_defaults=True):
     school_name: str | None = None
     class_name: str | None = None
     grade: str | None = None
+    # Extension (not in api.md): set when the venue's door ratio policy is "warn" and the adults
+    # admitted so far fall below its ratio; the class is admitted all the same.
+    warning: str | None = None

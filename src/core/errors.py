@@ -45,6 +45,7 @@ class NotFound(DomainError):
         "slot": (404, N_("There is no such slot.")),
         "booking": (404, N_("There is no such booking.")),
         "user": (404, N_("There is no such user.")),
+        "checkin": (404, N_("There is no such check-in.")),
     }
 
 

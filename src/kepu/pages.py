@@ -10,6 +10,7 @@ from litestar.response import Redirect
 from accounts.pages import PAGES as ACCOUNT_PAGES
 from bookings.door_pages import DOOR_PAGES
 from bookings.pages import PAGES as BOOKING_PAGES
+from bookings.staff_pages import STAFF_PAGES
 from evaluation.pages import PAGES as EVALUATION_PAGES
 from venues.pages import PAGES as VENUE_PAGES
 
@@ -31,4 +32,5 @@ PAGE_HANDLERS: list[Any] = [
     *BOOKING_PAGES,
     *DOOR_PAGES,
     *EVALUATION_PAGES,
+    *STAFF_PAGES,
 ]

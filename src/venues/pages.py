@@ -270,7 +270,12 @@ async def _rules_page(
         "venues/rules.html",
         context={
             "venue": venue,
-            "values": values if values is not None else (dict(RULE_DEFAULTS) if proposing else current),
+            "values": values
+            if values is not None
+            else {
+                **(dict(RULE_DEFAULTS) if proposing else current),
+                "door_ratio_policy": venue.door_ratio_policy,
+            },
             "proposing": proposing,
             "errors": errors or {},
             "blackouts": await services.list_blackouts(venue_id, since=clock.today()),
@@ -295,13 +300,17 @@ async def rules_submit(
     await services.get_venue(venue_id)
     services.require_manager(actor, venue_id)
     data = await form_data(request)
-    fields = {k: data.get(k) for k in RULE_FIELDS}
-    form, errors = parse_form(RulesForm, fields, blank_as_none=RULE_FIELDS)
+    fields = {k: data.get(k) for k in (*RULE_FIELDS, "door_ratio_policy")}
+    form, errors = parse_form(RulesForm, fields, blank_as_none=(*RULE_FIELDS, "door_ratio_policy"))
     if form is None:
         return await _rules_page(venue_id, values=fields, errors=errors, status_code=400)
     try:
         await services.update_venue(
-            actor, venue_id, VenueUpdate(**{f: getattr(form, f) for f in RULE_FIELDS})
+            actor,
+            venue_id,
+            VenueUpdate(
+                **{f: getattr(form, f) for f in RULE_FIELDS}, door_ratio_policy=form.door_ratio_policy
+            ),
         )
     except DomainError as exc:
         field = "group_min" if exc.code == "group_bounds" else "min_lead_days"

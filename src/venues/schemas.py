@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 import msgspec
 
@@ -40,6 +41,11 @@ class VenueForm(msgspec.Struct, forbid_unknown_fields=False):
     free_cancel_days: Days | None = None
 
 
+# At the door, when the adults admitted fall below the venue's ratio: "warn" admits and says so.
+# (api.md's check-in results are fixed, so there is no refusing policy.) None: no check at the door.
+DoorRatioPolicy = Literal["warn"]
+
+
 class VenueUpdate(msgspec.Struct):
     """Only the fields sent are changed."""
 
@@ -59,6 +65,7 @@ class VenueUpdate(msgspec.Struct):
     approval_mode: ApprovalMode | msgspec.UnsetType | None = msgspec.UNSET
     final_count_days: Days | msgspec.UnsetType | None = msgspec.UNSET
     free_cancel_days: Days | msgspec.UnsetType | None = msgspec.UNSET
+    door_ratio_policy: DoorRatioPolicy | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class VenueView(msgspec.Struct):
@@ -80,6 +87,7 @@ class VenueView(msgspec.Struct):
     final_count_days: int | None
     free_cancel_days: int | None
     created_at: datetime
+    door_ratio_policy: str | None = None
 
 
 class SlotForm(msgspec.Struct):
@@ -154,6 +162,7 @@ class RulesForm(msgspec.Struct):
     approval_mode: ApprovalMode | None = None
     final_count_days: Days | None = None
     free_cancel_days: Days | None = None
+    door_ratio_policy: DoorRatioPolicy | None = None
 
 
 class BlackoutForm(msgspec.Struct):

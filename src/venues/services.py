@@ -70,6 +70,7 @@ VENUE_COLUMNS = (
     Venue.arrival_after_end_minutes,
     *(getattr(Venue, f) for f in RULE_FIELDS),
     Venue.created_at,
+    Venue.door_ratio_policy,
 )
 
 

@@ -59,6 +59,12 @@ class Venue(Table, tablename="venues_venue"):
     free_cancel_days = Integer(
         null=True, default=None, help_text="Cancelling is free until this many days before the visit."
     )
+    door_ratio_policy = Varchar(
+        length=16,
+        null=True,
+        default=None,
+        help_text="warn: the door warns when the adults admitted fall below the ratio; NULL = no door check.",
+    )
     created_at = Timestamptz()
 
 
