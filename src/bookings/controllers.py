@@ -10,9 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
 
 from accounts.schemas import UserView
-from bookings import checkin, reversal, services
-from bookings.ics import visit_calendar
-from bookings.qr import qr_png
+from bookings import checkin, passes, reversal, services
 from bookings.schemas import (
     BookingForm,
     BookingView,
@@ -25,37 +23,11 @@ from bookings.schemas import (
     ReverseForm,
 )
 from core.guards import requires_role
-from core.i18n import gettext
 from core.jsonbody import strict_json_body
 
 
 class BookingList(msgspec.Struct):
     items: list[BookingView]
-
-
-def calendar_for(booking: BookingView, base_url: str = "") -> bytes:
-    location = "，".join(p for p in (booking.venue_name, booking.venue_address) if p)
-    summary = gettext("Class visit: {venue}").format(venue=booking.venue_name)
-    lines = [
-        gettext("School: {school}").format(school=booking.school_name),
-        gettext("Class: {cls} {grade}").format(cls=booking.class_name, grade=booking.grade).strip(),
-        gettext("Students: {s}, adults: {c}").format(s=booking.students, c=booking.chaperones),
-        gettext("Pass code: {code}").format(code=booking.code),
-    ]
-    return visit_calendar(
-        uid=f"booking-{booking.id}@kepu",
-        summary=summary,
-        description="\n".join(lines),
-        location=location,
-        starts_at=booking.starts_at,
-        ends_at=booking.ends_at,
-        sequence=1 if booking.status in ("cancelled", "declined") else 0,
-        url=f"{base_url}/bookings/{booking.id}" if base_url else None,
-        # A request is tentative until staff approve it; a declined one is off like a cancelled one.
-        status={"requested": "TENTATIVE", "declined": "CANCELLED", "cancelled": "CANCELLED"}.get(
-            booking.status, "CONFIRMED"
-        ),
-    )
 
 
 class BookingApi(Controller):
@@ -128,20 +100,14 @@ class BookingApi(Controller):
     @get("/{booking_id:int}/qr.png", summary="The pass as a QR code", media_type="image/png")
     async def qr(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
         booking = await services.get_booking(actor, booking_id)
-        return Response(
-            qr_png(booking.qr_token), media_type="image/png", headers={"Cache-Control": "private"}
-        )
+        return passes.qr_response(booking)
 
     @get(
         "/{booking_id:int}/calendar.ics", summary="The visit as an iCalendar file", media_type="text/calendar"
     )
     async def calendar(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
         booking = await services.get_booking(actor, booking_id)
-        return Response(
-            calendar_for(booking),
-            media_type="text/calendar; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="kepu-booking-{booking.id}.ics"'},
-        )
+        return passes.calendar_response(booking)
 
 
 class CheckInApi(Controller):

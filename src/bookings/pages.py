@@ -10,9 +10,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accounts.schemas import UserView
-from bookings import checkin, services
-from bookings.controllers import calendar_for
-from bookings.qr import qr_png, qr_svg
+from bookings import checkin, passes, services
+from bookings.qr import qr_svg
 from bookings.rules import Rules
 from bookings.schemas import BookingForm, CheckInForm, DeclineForm, HeadcountForm
 from bookings.tickets import format_code
@@ -191,17 +190,13 @@ async def headcount_submit(
 @get("/bookings/{booking_id:int}/qr.png", guards=[requires_sign_in], include_in_schema=False)
 async def pass_qr(actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
     booking = await services.get_booking(actor, booking_id)
-    return Response(qr_png(booking.qr_token), media_type="image/png", headers={"Cache-Control": "private"})
+    return passes.qr_response(booking)
 
 
 @get("/bookings/{booking_id:int}/calendar.ics", guards=[requires_sign_in], include_in_schema=False)
 async def pass_calendar(actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
     booking = await services.get_booking(actor, booking_id)
-    return Response(
-        calendar_for(booking),
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="kepu-booking-{booking.id}.ics"'},
-    )
+    return passes.calendar_response(booking)
 
 
 @post("/bookings/{booking_id:int}/cancel", guards=[requires_sign_in], include_in_schema=False)

@@ -18,8 +18,6 @@ from core import clock
 from core.errors import Forbidden
 from core.i18n import N_, gettext
 
-ARRIVAL_STATES = ("arrived", "partly", "not_yet")
-
 
 @dataclass
 class RosterGroup:

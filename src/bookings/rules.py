@@ -13,8 +13,6 @@ from typing import Any
 
 import msgspec
 
-SCHOOL_BANDS = ("primary_low", "primary_high", "junior", "senior")
-
 
 class Rules(msgspec.Struct, frozen=True):
     min_lead_days: int | None = None

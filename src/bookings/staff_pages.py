@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -19,7 +20,7 @@ from core.errors import DomainError
 from core.forms import parse_form
 from core.guards import requires_role
 from core.i18n import gettext
-from core.web import flash, form_data
+from core.web import attachment, flash, form_data
 
 DateParam = Annotated[str | None, QueryParameter(name="date", required=False)]
 
@@ -56,15 +57,13 @@ async def roster_page(
 async def roster_csv(actor: NamedDependency[UserView], day: DateParam = None) -> Response[bytes]:
     parsed = _day(day)
     if parsed is None:
-        return Response(b"bad date", status_code=400, media_type="text/plain; charset=utf-8")
+        raise ValidationException(detail=gettext("Give the date as YYYY-MM-DD, e.g. 2026-03-01."))
     roster = await rosters.day_roster(actor, parsed)
-    return Response(
+    return attachment(
         rosters.roster_csv(roster),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="kepu-roster-{parsed.isoformat()}.csv"',
-            "Cache-Control": "private, no-store",
-        },
+        "text/csv; charset=utf-8",
+        f"kepu-roster-{parsed.isoformat()}.csv",
+        no_store=True,
     )
 
 

@@ -44,10 +44,6 @@ def current_language() -> str:
     return _current.get()
 
 
-def set_language(language: str) -> None:
-    _current.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
-
-
 @contextmanager
 def language(lang: str) -> Iterator[None]:
     token = _current.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 
 FLASH_KEY = "_flash"
 
@@ -25,10 +25,14 @@ def pop_flashes(request: Request[Any, Any, Any]) -> list[dict[str, str]]:
     return messages
 
 
-def current_user(request: Request[Any, Any, Any]) -> Any:
-    return request.scope.get("user")
-
-
 async def form_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
     form = await request.form()
     return {k: form.get(k) for k in form}
+
+
+def attachment(body: bytes, media_type: str, filename: str, *, no_store: bool = False) -> Response[bytes]:
+    """A file to download (pass calendar, CSV exports), the same for pages and the API."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if no_store:
+        headers["Cache-Control"] = "private, no-store"
+    return Response(body, media_type=media_type, headers=headers)

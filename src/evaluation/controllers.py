@@ -10,6 +10,7 @@ from litestar.params import QueryParameter
 
 from core.guards import requires_role
 from core.i18n import gettext
+from core.web import attachment
 from evaluation import metrics
 from evaluation.schemas import VenueYearReport
 
@@ -36,9 +37,7 @@ class ReportApi(Controller):
     ) -> Response[Any]:
         report: VenueYearReport = await metrics.venue_year_report(metrics.check_year(year))
         if wants_csv(request, fmt):
-            return Response(
-                metrics.report_csv(report),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="kepu-venues-{report.year}.csv"'},
+            return attachment(
+                metrics.report_csv(report), "text/csv; charset=utf-8", f"kepu-venues-{report.year}.csv"
             )
         return Response(report)

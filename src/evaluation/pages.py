@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from core import clock
 from core.guards import requires_role
+from core.web import attachment
 from evaluation import metrics
 
 
@@ -32,11 +33,7 @@ async def year_table(year: Annotated[int | None, QueryParameter(name="year")] = 
 @get("/audit/report.csv", guards=[requires_role("auditor")], include_in_schema=False)
 async def year_csv(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Response[bytes]:
     report = await metrics.venue_year_report(metrics.check_year(year))
-    return Response(
-        metrics.report_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="kepu-venues-{report.year}.csv"'},
-    )
+    return attachment(metrics.report_csv(report), "text/csv; charset=utf-8", f"kepu-venues-{report.year}.csv")
 
 
 PAGES = [year_table, year_csv]
