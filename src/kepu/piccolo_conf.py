@@ -13,5 +13,6 @@ APP_REGISTRY = AppRegistry(
         "accounts.piccolo_app",
         "venues.piccolo_app",
         "bookings.piccolo_app",
+        "messaging.piccolo_app",
     ]
 )

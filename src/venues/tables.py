@@ -1,6 +1,6 @@
 """Venues tables: venues (science education bases), their staff, and bookable slots."""
 
-from piccolo.columns import Date, ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -65,6 +65,8 @@ class Venue(Table, tablename="venues_venue"):
         default=None,
         help_text="warn: the door warns when the adults admitted fall below the ratio; NULL = no door check.",
     )
+    directions = Text(default="", help_text="How to get there: bus lines, metro, where coaches stop.")
+    contact_phone = Varchar(length=32, default="")
     created_at = Timestamptz()
 
 
@@ -76,6 +78,46 @@ class Blackout(Table, tablename="venues_blackout"):
     venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.cascade)
     day = Date()
     reason = Varchar(length=200, default="")
+
+
+class Room(Table, tablename="venues_room"):
+    """A room or gallery of a venue with its own capacity; slots may take place in one."""
+
+    id: Serial
+
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.cascade)
+    name = Varchar(length=200)
+    capacity = Integer(help_text="People the room holds at once.")
+    retired_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Programme(Table, tablename="venues_programme"):
+    """A programme (课程/活动) a venue offers to classes; its rule columns override the venue's when set."""
+
+    id: Serial
+
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
+    title = Varchar(length=200)
+    description = Text(default="")
+    grade_bands = Varchar(
+        length=100, default="", help_text="Comma-separated GRADE_BANDS the programme suits; empty = all."
+    )
+    tags = Varchar(length=200, default="", help_text="Comma-separated curriculum tags, e.g. 物理·力学.")
+    duration_minutes = Integer(null=True, default=None)
+    # Rule overrides: NULL = the venue's rule applies.
+    min_lead_days = Integer(null=True, default=None)
+    max_lead_days = Integer(null=True, default=None)
+    group_min = Integer(null=True, default=None)
+    group_max = Integer(null=True, default=None)
+    students_per_adult = Integer(null=True, default=None)
+    preschool_students_per_adult = Integer(null=True, default=None)
+    approval_mode = Varchar(length=16, null=True, default=None)
+    final_count_days = Integer(null=True, default=None)
+    free_cancel_days = Integer(null=True, default=None)
+    retired_at = Timestamptz(null=True, default=None, help_text="Retired programmes take no new slots.")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
 
 
 class StaffMembership(Table, tablename="venues_staff"):
@@ -100,5 +142,14 @@ class Slot(Table, tablename="venues_slot"):
     booked = Integer(default=0, help_text="Places held by confirmed bookings; never above capacity.")
     title = Varchar(length=200, default="")
     kind = Varchar(length=16, default="school_visit")
+    programme = ForeignKey(
+        references=Programme, null=True, default=None, index=True, on_delete=OnDelete.restrict
+    )
+    room = ForeignKey(references=Room, null=True, default=None, on_delete=OnDelete.restrict)
+    series_id = Integer(
+        null=True, default=None, index=True, help_text="The recurring series this slot was made from, if any."
+    )
+    cancelled_at = Timestamptz(null=True, default=None, help_text="A cancelled slot takes no bookings.")
+    cancel_reason = Varchar(length=200, default="")
     created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz()

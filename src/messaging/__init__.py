@@ -1,0 +1,1 @@
+"""Messaging: the durable e-mail outbox, its background sender, and calendar subscriptions."""
