@@ -289,7 +289,12 @@ async def _scenarios(
 
     # 3. evaluation (cold: the first request after the servers started; there is no cache to warm)
     auditor = {"Cookie": _session(urls[0], fx["auditor"], fx["password"])}
-    for path, label in ((f"/audit?year={year}", "page"), (f"/audit/report.csv?year={year}", "CSV")):
+    for path, label in (
+        (f"/audit?year={year}", "page"),
+        (f"/audit/report.csv?year={year}", "CSV"),
+        (f"/audit/scorecards?year={year}", "scorecards"),
+        (f"/audit/scorecards.xlsx?year={year}", "scorecards XLSX"),
+    ):
         r = await run(
             f"evaluation {label}: cold",
             [Call("GET", urls[0] + path, headers=auditor)],

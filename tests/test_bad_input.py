@@ -243,6 +243,8 @@ def slot_create_cases(c: Ctx) -> list[Case]:
                 "capacity": [-1, 0, *BAD_COUNTS],
                 "title": [LONG, LONG_ZH, 5, ["t"]],
                 "kind": ["tour", "", 1, "SCHOOL_VISIT"],
+                "programme_id": [0, -1, 2**31, 2**63, 99999, "1", 1.5, True, [1]],
+                "room_id": [0, -1, 2**31, 2**63, 99999, "1", 1.5, True, [1]],
             },
             ["starts_at", "ends_at", "capacity"],
         ),
@@ -513,6 +515,25 @@ def report_cases(c: Ctx) -> list[Case]:
     ]
 
 
+def programme_list_cases(c: Ctx) -> list[Case]:
+    url = "/api/v1/programmes"
+    bad = {
+        "district": ["火星", "x" * 300],
+        "kind": ["zoo", ""],
+        "band": ["kindergarten", "[]"],
+        "people": ["0", "-1", "abc", str(BIG), "10001"],
+        "from": ["2026-02-30", "tomorrow", str(BIG)],
+        "to": ["13/01/2026"],
+        "tag": ["x" * 51],
+        "q": ["x" * 51],
+    }
+    return [
+        Case(f"{k}={v!r:.20}", "teacher_a", "GET", url, {"params": {k: v}})
+        for k, values in bad.items()
+        for v in values
+    ]
+
+
 TABLES: dict[str, Callable[[Ctx], list[Case]]] = {
     "POST /api/v1/auth/token": token_cases,
     "POST /api/v1/venues": venue_create_cases,
@@ -532,6 +553,7 @@ TABLES: dict[str, Callable[[Ctx], list[Case]]] = {
     "POST /api/v1/checkins/{checkin_id}/reverse": reverse_cases,
     "GET /api/v1/bookings/{booking_id}/checkins": booking_checkins_cases,
     "GET /api/v1/reports/venues": report_cases,
+    "GET /api/v1/programmes": programme_list_cases,
 }
 
 

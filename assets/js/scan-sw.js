@@ -7,6 +7,7 @@ const VENDOR = "/static/vendor/barcode-detector-3.2.2/";
 const FILES = [
   "/staff/scan",
   "/static/js/scan.js",
+  "/static/js/walkin.js",
   "/static/css/kepu.css",
   "/static/img/icon.svg",
   VENDOR + "barcode-detector.ponyfill.iife.js",

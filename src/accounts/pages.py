@@ -8,9 +8,12 @@ from litestar import Request, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from accounts import services
+from accounts import services, throttle
+from accounts.school_pages import SCHOOL_PAGES
+from accounts.self_pages import SELF_PAGES
+from core import clock
 from core.i18n import LANGUAGES, gettext
-from core.sessions import rotate_session_id
+from core.sessions import SIGNED_IN_AT_KEY, rotate_session_id
 from core.web import form_data
 
 SESSION_USER_KEY = "user_id"
@@ -39,7 +42,34 @@ async def login_submit(request: Request[Any, Any, Any]) -> Template | Redirect:
     username = str(data.get("username") or "").strip()[:150]
     password = str(data.get("password") or "")[:1024]
     target = safe_next(str(data.get("next") or "/"))
-    user_id = await services.authenticate(username, password) if username and password else None
+    result = (
+        await services.throttled_sign_in(username, password, throttle.client_address(request.scope))
+        if username and password
+        else services.SignInResult()
+    )
+    user_id, unconfirmed = result.user_id, result.unconfirmed
+    if result.lockout is not None:
+        return Template(
+            "accounts/login.html",
+            context={"next": target, "username": username, "error": result.lockout.message()},
+            status_code=429,
+            headers={"Retry-After": str(result.lockout.retry_after)},
+        )
+    if unconfirmed:
+        # Only someone who knows the password learns that the account waits for its e-mail link.
+        return Template(
+            "accounts/login.html",
+            context={
+                "next": target,
+                "username": username,
+                "error": gettext(
+                    "Your e-mail address is not confirmed yet: open the link we sent to it "
+                    "(look in the spam folder too), or have a new link sent."
+                ),
+                "resend": username,
+            },
+            status_code=403,
+        )
     if user_id is None:
         return Template(
             "accounts/login.html",
@@ -49,7 +79,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Template | Redirect:
     # A fresh session at sign-in: nothing from before (e.g. a planted session id) carries over.
     request.clear_session()
     rotate_session_id(request.scope)
-    request.set_session({SESSION_USER_KEY: user_id})
+    request.set_session({SESSION_USER_KEY: user_id, SIGNED_IN_AT_KEY: clock.now().timestamp()})
     return Redirect(target, status_code=303)
 
 
@@ -69,4 +99,4 @@ async def switch_language(
     return response
 
 
-PAGES = [login_page, login_submit, logout, switch_language]
+PAGES = [login_page, login_submit, logout, switch_language, *SELF_PAGES, *SCHOOL_PAGES]

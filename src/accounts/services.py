@@ -6,9 +6,11 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from accounts import throttle
 from accounts.passwords import hash_password, verify_password
 from accounts.schemas import SchoolView, UserView
 from accounts.tables import DISTRICTS, ROLES, AccessToken, InstallationSecret, School, User
@@ -42,25 +44,28 @@ def check_district(district: str) -> None:
         raise AccountError("bad_district", districts="、".join(DISTRICTS))
 
 
-async def find_or_create_school(name: str, district: str) -> SchoolView:
-    """The school with this name in this district, registering it if it is new."""
+async def find_or_create_school(name: str, district: str, stage: str = "") -> SchoolView:
+    """The school with this name in this district, registering it if it is new (with its stage code,
+    which also fills in a known school's missing stage)."""
     name = name.strip()
     check_district(district)
     if not name:
         raise AccountError("school_required")
     async with write_transaction():
         row = (
-            await School.select(School.id)
+            await School.select(School.id, School.stage)
             .where((School.name == name) & (School.district == district))
             .first()
         )
         if row is None:
             created = await School.insert(
-                School(name=name, district=district, created_at=clock.now())
+                School(name=name, district=district, stage=stage, created_at=clock.now())
             ).returning(School.id)
             school_id = created[0]["id"]
         else:
             school_id = row["id"]
+            if stage and not row["stage"]:
+                await School.update({School.stage: stage}).where(School.id == school_id)
     return SchoolView(id=school_id, name=name, district=district)
 
 
@@ -103,17 +108,52 @@ async def create_user(
     return int(rows[0]["id"])
 
 
-async def authenticate(username: str, password: str) -> int | None:
-    """The user's id when the credentials are right and the account is active, else None."""
+async def check_sign_in(username: str, password: str) -> tuple[int | None, bool]:
+    """(the user's id, False) when the credentials are right and the account may sign in;
+    (None, True) when they are right but the e-mail address is not confirmed yet; else (None, False).
+    A username with an @ also finds the account registered with that e-mail address."""
+    where: Any = User.username == username
+    if "@" in username:
+        where = where | (User.email == username.strip().lower())
     row = (
-        await User.select(User.id, User.password_hash, User.is_active)
-        .where(User.username == username)
+        await User.select(User.id, User.password_hash, User.is_active, User.must_confirm_email)
+        .where(where)
+        .order_by(User.id)
         .first()
     )
     ok = await verify_password(password, row["password_hash"] if row else None)
     if not ok or row is None or not row["is_active"]:
-        return None
-    return int(row["id"])
+        return None, False
+    if row["must_confirm_email"]:
+        return None, True
+    return int(row["id"]), False
+
+
+async def authenticate(username: str, password: str) -> int | None:
+    """The user's id when the credentials are right and the account is active and confirmed, else None."""
+    user_id, _ = await check_sign_in(username, password)
+    return user_id
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user_id: int | None = None
+    unconfirmed: bool = False
+    lockout: throttle.Lockout | None = None
+
+
+async def throttled_sign_in(username: str, password: str, address: str) -> SignInResult:
+    """check_sign_in behind the sign-in throttle (accounts.throttle explains the trade-offs): the
+    password is always checked and a right one always gets in; a wrong one is counted, and refused
+    with a Lockout while the typed name or the client address is over its limit."""
+    await throttle.slow_down_if_locked(username, address)
+    user_id, unconfirmed = await check_sign_in(username, password)
+    if user_id is not None:
+        await throttle.clear_account(username)
+        return SignInResult(user_id=user_id)
+    if unconfirmed:  # the right password: not a failure
+        return SignInResult(unconfirmed=True)
+    return SignInResult(lockout=await throttle.record_failure(username, address))
 
 
 def _token_hash(token: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from accounts.schemas import UserView
 from bookings import keys
-from bookings.rules import Rules, adults_needed
+from bookings.rules import adults_needed, effective_rules
 from bookings.schemas import CheckInForm, CheckInOutcome
 from bookings.tables import Booking, CheckIn
 from bookings.tickets import normalize_code, pass_kid, verify_pass
@@ -186,6 +186,10 @@ async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
     return out
 
 
+# The slot's programme, a join two deep (mypy sees a bare Column); its ratios override the venue's.
+_SLOT_PROGRAMME: Any = Booking.slot.programme
+
+
 async def _booking_row(booking_id: int) -> dict[str, Any] | None:
     return (
         await Booking.select(
@@ -207,6 +211,8 @@ async def _booking_row(booking_id: int) -> dict[str, Any] | None:
             Booking.venue.door_ratio_policy.as_alias("door_ratio_policy"),
             Booking.venue.students_per_adult.as_alias("students_per_adult"),
             Booking.venue.preschool_students_per_adult.as_alias("preschool_students_per_adult"),
+            _SLOT_PROGRAMME.students_per_adult.as_alias("programme_students_per_adult"),
+            _SLOT_PROGRAMME.preschool_students_per_adult.as_alias("programme_preschool_students_per_adult"),
         )
         .where(Booking.id == booking_id)
         .first()
@@ -321,10 +327,8 @@ def _ratio_warning(row: dict[str, Any]) -> str | None:
     included) are fewer than its ratio needs for the students admitted so far; else None."""
     if row.get("door_ratio_policy") != "warn":
         return None
-    rules = Rules(
-        students_per_adult=row["students_per_adult"],
-        preschool_students_per_adult=row["preschool_students_per_adult"],
-    )
+    ratios = ("students_per_adult", "preschool_students_per_adult")
+    rules = effective_rules({f: row[f] for f in ratios}, {f: row.get(f"programme_{f}") for f in ratios})
     needed = adults_needed(rules, row["admitted_students"], row["grade_band"])
     if row["admitted_chaperones"] >= needed:
         return None

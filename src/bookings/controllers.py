@@ -107,7 +107,7 @@ class BookingApi(Controller):
     )
     async def calendar(self, actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
         booking = await services.get_booking(actor, booking_id)
-        return passes.calendar_response(booking)
+        return await passes.calendar_response(booking)
 
 
 class CheckInApi(Controller):

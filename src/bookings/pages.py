@@ -10,11 +10,12 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accounts.schemas import UserView
-from bookings import checkin, passes, services
+from bookings import checkin, passes, sanctions, services, waitlist
 from bookings.qr import qr_svg
 from bookings.rules import Rules
 from bookings.schemas import BookingForm, CheckInForm, DeclineForm, HeadcountForm
 from bookings.tickets import format_code
+from bookings.waitlist_pages import pass_extras, school_sanction
 from core import clock
 from core.errors import DomainError, Forbidden
 from core.forms import parse_form
@@ -68,23 +69,35 @@ def rules_summary(rules: Rules) -> list[str]:
 
 
 def _book_context(
-    slot: SlotView, venue: VenueView, values: dict[str, Any], errors: dict[str, str]
+    slot: SlotView,
+    venue: VenueView,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    rules: Rules | None = None,
 ) -> dict[str, Any]:
     return {
         "slot": slot,
         "venue": venue,
         "values": values,
         "errors": errors,
-        "rules_summary": rules_summary(Rules.of(venue)),
+        "rules_summary": rules_summary(rules or Rules.of(venue)),
         "grade_band_options": [(band, gettext(label)) for band, label in GRADE_BAND_LABELS.items()],
     }
 
 
 @get("/slots/{slot_id:int}/book", guards=[requires_role("teacher")], include_in_schema=False)
-async def book_page(slot_id: FromPath[int]) -> Template:
+async def book_page(actor: NamedDependency[UserView], slot_id: FromPath[int]) -> Template:
     slot = await venues.get_slot(slot_id)
     return Template(
-        "bookings/book.html", context=_book_context(slot, await venues.get_venue(slot.venue_id), {}, {})
+        "bookings/book.html",
+        context=_book_context(
+            slot,
+            await venues.get_venue(slot.venue_id),
+            {},
+            {},
+            await services.slot_rules(slot.venue_id, slot.programme_id),
+        )
+        | {"sanction": await school_sanction(actor)},
     )
 
 
@@ -103,6 +116,8 @@ async def book_submit(
             booking = await services.create_booking(actor, form)
         except DomainError as exc:
             errors = {"__all__": exc.message()}
+            if exc.code == "slot_full":
+                errors["__waitlist__"] = "1"  # book.html offers the waiting list
         else:
             if booking.status == "requested":
                 flash(
@@ -115,7 +130,14 @@ async def book_submit(
     slot = await venues.get_slot(slot_id)
     return Template(
         "bookings/book.html",
-        context=_book_context(slot, await venues.get_venue(slot.venue_id), data, errors),
+        context=_book_context(
+            slot,
+            await venues.get_venue(slot.venue_id),
+            data,
+            errors,
+            await services.slot_rules(slot.venue_id, slot.programme_id),
+        )
+        | {"sanction": await school_sanction(actor)},
         status_code=409 if "__all__" in errors else 400,
     )
 
@@ -126,7 +148,22 @@ async def booking_list(actor: NamedDependency[UserView]) -> Template:
     standing = None
     if actor.is_teacher and actor.school_id is not None:
         standing = (await services.school_standing([actor.school_id]))[actor.school_id]
-    return Template("bookings/list.html", context={"bookings": items, "standing": standing})
+    return Template(
+        "bookings/list.html",
+        context={
+            "bookings": items,
+            "standing": standing,
+            "sanction": await school_sanction(actor),
+            "slot_notices": await _slot_notices(actor),
+        },
+    )
+
+
+async def _slot_notices(actor: UserView) -> list[Any]:
+    """The teacher's visits the venue cancelled, with the reason and alternatives (timetable app)."""
+    from timetable.services import slot_notices
+
+    return list(await slot_notices(actor))
 
 
 async def _pass_page(
@@ -150,6 +187,7 @@ async def _pass_page(
             "late_cancel": services.late_cancel_strikes(actor, booking),
             "standing": (await services.school_standing([booking.school_id]))[booking.school_id],
             "errors": errors or {},
+            **(await pass_extras(actor, booking)),
         },
         status_code=status_code,
     )
@@ -196,7 +234,7 @@ async def pass_qr(actor: NamedDependency[UserView], booking_id: FromPath[int]) -
 @get("/bookings/{booking_id:int}/calendar.ics", guards=[requires_sign_in], include_in_schema=False)
 async def pass_calendar(actor: NamedDependency[UserView], booking_id: FromPath[int]) -> Response[bytes]:
     booking = await services.get_booking(actor, booking_id)
-    return passes.calendar_response(booking)
+    return await passes.calendar_response(booking)
 
 
 @post("/bookings/{booking_id:int}/cancel", guards=[requires_sign_in], include_in_schema=False)
@@ -220,7 +258,12 @@ async def slot_bookings(actor: NamedDependency[UserView], slot_id: FromPath[int]
     venues.require_manager(actor, slot.venue_id)
     return Template(
         "bookings/slot.html",
-        context={"slot": slot, "bookings": await services.list_bookings(actor, slot_id=slot_id)},
+        context={
+            "slot": slot,
+            "bookings": await services.list_bookings(actor, slot_id=slot_id),
+            "waitlist": await waitlist.list_entries(actor, slot_id=slot_id),
+            "waitlist_state": waitlist.state_label,
+        },
     )
 
 
@@ -265,6 +308,7 @@ async def _requests_page(
         context={
             "requests": queue,
             "history": await services.school_standing(sorted({b.school_id for b in queue})),
+            "sanctions": await sanctions.sanctions_of(sorted({b.school_id for b in queue})),
             "errors": errors or {},
         },
         status_code=status_code,

@@ -4,40 +4,24 @@ from __future__ import annotations
 
 from litestar import Response
 
-from bookings.ics import visit_calendar
 from bookings.qr import qr_png
 from bookings.schemas import BookingView
-from core.i18n import gettext
+from bookings.tables import Booking
 from core.web import attachment
 
 
-def calendar_for(booking: BookingView, base_url: str = "") -> bytes:
-    location = "，".join(p for p in (booking.venue_name, booking.venue_address) if p)
-    summary = gettext("Class visit: {venue}").format(venue=booking.venue_name)
-    lines = [
-        gettext("School: {school}").format(school=booking.school_name),
-        gettext("Class: {cls} {grade}").format(cls=booking.class_name, grade=booking.grade).strip(),
-        gettext("Students: {s}, adults: {c}").format(s=booking.students, c=booking.chaperones),
-        gettext("Pass code: {code}").format(code=booking.code),
-    ]
-    return visit_calendar(
-        uid=f"booking-{booking.id}@kepu",
-        summary=summary,
-        description="\n".join(lines),
-        location=location,
-        starts_at=booking.starts_at,
-        ends_at=booking.ends_at,
-        sequence=1 if booking.status in ("cancelled", "declined") else 0,
-        url=f"{base_url}/bookings/{booking.id}" if base_url else None,
-        # A request is tentative until staff approve it; a declined one is off like a cancelled one.
-        status={"requested": "TENTATIVE", "declined": "CANCELLED", "cancelled": "CANCELLED"}.get(
-            booking.status, "CONFIRMED"
-        ),
+async def calendar_response(booking: BookingView) -> Response[bytes]:
+    """The visit's .ics: the same entry (UID, SEQUENCE from its last change) as the e-mails and the
+    teacher's subscription carry, so a calendar holding any copy of it takes this one as newer or equal."""
+    from messaging.calendar import booking_calendar  # messaging builds on bookings, not the reverse
+
+    row = await Booking.select(Booking.updated_at).where(Booking.id == booking.id).first()
+    updated_at = row["updated_at"] if row else booking.created_at
+    return attachment(
+        booking_calendar(booking, updated_at=updated_at),
+        "text/calendar; charset=utf-8",
+        f"kepu-booking-{booking.id}.ics",
     )
-
-
-def calendar_response(booking: BookingView) -> Response[bytes]:
-    return attachment(calendar_for(booking), "text/calendar; charset=utf-8", f"kepu-booking-{booking.id}.ics")
 
 
 def qr_response(booking: BookingView) -> Response[bytes]:

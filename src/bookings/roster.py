@@ -98,6 +98,8 @@ class Roster:
     venue_id: int
     day: date
     slots: list[RosterSlot]
+    walk_in_adults: int = 0  # people counted at the door without a booking (timetable.WalkIn)
+    walk_in_youth: int = 0
 
     @property
     def expected(self) -> int:
@@ -180,7 +182,16 @@ async def day_roster(actor: UserView, day: date | None = None) -> Roster:
                 special_requests=r["special_requests"] or "",
             )
         )
-    return Roster(venue_id=actor.venue_id, day=day, slots=list(slots.values()))
+    from timetable.services import walk_in_totals
+
+    walk_ins = await walk_in_totals(actor.venue_id, day)
+    return Roster(
+        venue_id=actor.venue_id,
+        day=day,
+        slots=list(slots.values()),
+        walk_in_adults=walk_ins.adults,
+        walk_in_youth=walk_ins.youth,
+    )
 
 
 ARRIVAL_LABELS = {

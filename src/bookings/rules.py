@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from venues.programmes import merge_rules
+
 
 class Rules(msgspec.Struct, frozen=True):
     min_lead_days: int | None = None
@@ -34,6 +36,13 @@ class Rules(msgspec.Struct, frozen=True):
     @property
     def needs_approval(self) -> bool:
         return self.approval_mode == "request"
+
+
+def effective_rules(venue: Any, programme: Any | None = None) -> Rules:
+    """The one place a slot's rules are made: the venue's, with each rule the slot's programme sets
+    (a non-NULL column) in its place (venues.programmes.merge_rules says which rules a programme may
+    set). `venue` and `programme` are views or rows (dicts)."""
+    return Rules(**merge_rules(venue, programme, Rules.__struct_fields__))
 
 
 class Breach(msgspec.Struct, frozen=True):

@@ -108,6 +108,9 @@ class BookingView(msgspec.Struct):
     cancelled_at: datetime | None
     final_count_until: date | None = None  # the last day the group may get smaller (None: always)
     free_cancel_until: date | None = None  # the last day cancelling is free (None: always)
+    programme_id: int | None = None  # the slot's programme, whose rules override the venue's
+    programme_title: str | None = None
+    room_name: str | None = None
 
     @property
     def people(self) -> int:

@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 import msgspec
 
 from accounts.schemas import UserView
-from bookings import keys
+from bookings import keys, sanctions, waitlist
 from bookings.rules import (
     Breach,
     Rules,
     check_booking,
     check_change,
     check_daily_cap,
+    effective_rules,
     final_count_deadline,
     free_cancel_deadline,
 )
@@ -25,6 +26,8 @@ from core import clock
 from core.db import is_sqlite, valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_, gettext
+from messaging import notify
+from venues import programmes
 from venues import services as venues
 from venues.tables import Slot, Venue
 
@@ -42,6 +45,7 @@ class BookingError(DomainError):
             ),
         ),
         "slot_started": (409, N_("This slot has already started; bookings close when a slot begins.")),
+        "slot_cancelled": (409, N_("The venue cancelled this slot ({reason}); please choose another slot.")),
         "nobody": (422, N_("A booking needs at least one person: enter the number of students or adults.")),
         "already_cancelled": (409, N_("This booking is already cancelled.")),
         "already_declined": (409, N_("The venue declined this booking; there is nothing to cancel.")),
@@ -119,6 +123,10 @@ def _alternative_sentence(when: datetime | None, remaining: int = 0) -> str:
     )
 
 
+# Joins two deep (booking → slot → programme/room), which mypy sees as a bare Column.
+_SLOT_PROGRAMME: Any = Booking.slot.programme
+_SLOT_ROOM: Any = Booking.slot.room
+
 BOOKING_COLUMNS: tuple[Any, ...] = (
     Booking.id,
     Booking.slot.as_alias("slot_id"),
@@ -154,6 +162,11 @@ BOOKING_COLUMNS: tuple[Any, ...] = (
     Booking.cancelled_at,
     Booking.venue.final_count_days.as_alias("final_count_days"),
     Booking.venue.free_cancel_days.as_alias("free_cancel_days"),
+    Booking.slot.programme.as_alias("programme_id"),
+    _SLOT_PROGRAMME.title.as_alias("programme_title"),
+    _SLOT_ROOM.name.as_alias("room_name"),
+    _SLOT_PROGRAMME.final_count_days.as_alias("programme_final_count_days"),
+    _SLOT_PROGRAMME.free_cancel_days.as_alias("programme_free_cancel_days"),
 )
 
 
@@ -162,8 +175,9 @@ def booking_view(row: dict[str, Any]) -> BookingView:
     for field in ("starts_at", "ends_at", "created_at", "cancelled_at"):
         if data[field] is not None:
             data[field] = clock.local(data[field])
-    rules = Rules(
-        final_count_days=data.pop("final_count_days"), free_cancel_days=data.pop("free_cancel_days")
+    deadlines = ("final_count_days", "free_cancel_days")
+    rules = effective_rules(
+        {f: data.pop(f) for f in deadlines}, {f: data.pop(f"programme_{f}") for f in deadlines}
     )
     day = data["starts_at"].date()
     return BookingView(
@@ -210,6 +224,11 @@ async def list_bookings(
     if limit is not None:
         query = query.limit(limit)
     return [booking_view(r) for r in await query]
+
+
+async def slot_rules(venue_id: int, programme_id: int | None) -> Rules:
+    """A slot's rules: its venue's, with its programme's own in their place (bookings/rules.py)."""
+    return effective_rules(await venues.get_venue(venue_id), await programmes.rule_overrides(programme_id))
 
 
 async def _unused_code() -> str:
@@ -289,19 +308,28 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
     """
     if not actor.is_teacher or actor.school_id is None:
         raise Forbidden("role")
+    await sanctions.ensure_may_book(actor.school_id)
     people = form.students + form.chaperones
     if people < 1:
         raise BookingError("nobody")
     if not valid_id(form.slot_id):
         raise NotFound("slot")
-    slot = await Slot.select(Slot.id, Slot.venue, Slot.starts_at).where(Slot.id == form.slot_id).first()
+    slot = (
+        await Slot.select(
+            Slot.id, Slot.venue, Slot.starts_at, Slot.programme, Slot.cancelled_at, Slot.cancel_reason
+        )
+        .where(Slot.id == form.slot_id)
+        .first()
+    )
     if slot is None:
         raise NotFound("slot")
+    if slot["cancelled_at"] is not None:
+        raise BookingError("slot_cancelled", reason=slot["cancel_reason"])
     venue_id = int(slot["venue"])
     day = clock.local(slot["starts_at"]).date()
     if slot["starts_at"] <= clock.now():
         raise BookingError("slot_started")
-    rules = Rules.of(await venues.get_venue(venue_id))
+    rules = await slot_rules(venue_id, slot["programme"])
     breach = check_booking(
         rules,
         today=clock.today(),
@@ -329,12 +357,23 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
                 await _refuse(breach, venue_id, fresh_rules, day, people, form.slot_id)
         taken = await (
             Slot.update({Slot.booked: Slot.booked + people})
-            .where((Slot.id == form.slot_id) & (Slot.booked <= Slot.capacity - people))
+            .where(
+                (Slot.id == form.slot_id)
+                & (Slot.booked <= Slot.capacity - people)
+                & Slot.cancelled_at.is_null()
+            )
             .returning(Slot.booked)
         )
         if not taken:
-            fresh = await Slot.select(Slot.capacity, Slot.booked).where(Slot.id == form.slot_id).first()
-            assert fresh is not None
+            fresh = (
+                await Slot.select(Slot.capacity, Slot.booked, Slot.cancel_reason, Slot.cancelled_at)
+                .where(Slot.id == form.slot_id)
+                .first()
+            )
+            if fresh is None:
+                raise NotFound("slot")
+            if fresh["cancelled_at"] is not None:
+                raise BookingError("slot_cancelled", reason=fresh["cancel_reason"])
             raise BookingError(
                 "slot_full",
                 remaining=fresh["capacity"] - fresh["booked"],
@@ -369,6 +408,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
         booking_id = rows[0]["id"]
         token = issue_pass(PassClaims(booking_id=booking_id, venue_id=venue_id, day=day), key)
         await Booking.update({Booking.qr_token: token}).where(Booking.id == booking_id)
+        await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
     return await get_booking(actor, booking_id)
 
 
@@ -410,10 +450,12 @@ async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:
             raise BookingError("changed")
         if current.status in HOLDS_PLACES:
             await Slot.update({Slot.booked: Slot.booked - current.people}).where(Slot.id == current.slot_id)
+            await waitlist.places_freed(current.slot_id)
         if late_cancel_strikes(actor, current):
             await Strike.insert(
                 Strike(school=current.school_id, booking=booking_id, kind="late_cancel", created_at=now)
             )
+        await notify.booking_event("cancelled", booking_id)
     return await get_booking(actor, booking_id)
 
 
@@ -494,6 +536,7 @@ async def approve_booking(actor: UserView, booking_id: int) -> BookingView:
         )
         if not changed:
             raise BookingError("not_requested")
+        await notify.booking_event("approved", booking_id)
     return await get_booking(actor, booking_id)
 
 
@@ -519,6 +562,8 @@ async def decline_booking(actor: UserView, booking_id: int, reason: str) -> Book
         if not changed:
             raise BookingError("not_requested")
         await Slot.update({Slot.booked: Slot.booked - current.people}).where(Slot.id == current.slot_id)
+        await waitlist.places_freed(current.slot_id)
+        await notify.booking_event("declined", booking_id)
     return await get_booking(actor, booking_id)
 
 
@@ -560,7 +605,7 @@ async def change_headcount(actor: UserView, booking_id: int, change: HeadcountFo
     delta = students + chaperones - current.people
     if students == current.students and chaperones == current.chaperones:
         return current
-    rules = Rules.of(await venues.get_venue(current.venue_id))
+    rules = await slot_rules(current.venue_id, current.programme_id)
     day = current.starts_at.date()
     breach = check_change(
         rules,
@@ -607,4 +652,7 @@ async def change_headcount(actor: UserView, booking_id: int, change: HeadcountFo
         )
         if not changed:
             raise BookingError("changed")  # rolls the slot's places back with the transaction
+        if delta < 0:
+            await waitlist.places_freed(current.slot_id)
+        await notify.booking_event("changed", booking_id)
     return await get_booking(actor, booking_id)

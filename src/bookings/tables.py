@@ -1,6 +1,6 @@
 """Bookings tables: class visits, check-ins (admitted and denied), and the pass-signing keys."""
 
-from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, Date, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -115,4 +115,54 @@ class Strike(Table, tablename="bookings_strike"):
     school = ForeignKey(references=School, null=False, index=True, on_delete=OnDelete.restrict)
     booking = ForeignKey(references=Booking, null=False, index=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=16, help_text="late_cancel | no_show")
+    created_at = Timestamptz()
+
+
+WAITLIST_STATES = ("waiting", "offered", "booked", "declined", "expired", "left", "closed")
+FLEXIBILITIES = ("slot", "day")
+
+
+class WaitlistEntry(Table, tablename="bookings_waitlist"):
+    """A class waiting for room (bookings/waitlist.py): a headcount, not a seat.
+
+    An "offered" entry holds `students + chaperones` places on `offered_slot` (counted in its
+    `booked`) until `offer_expires_at`; accepting turns the hold into `booking`.
+    """
+
+    id: Serial
+
+    slot = ForeignKey(references=Slot, null=False, index=True, on_delete=OnDelete.restrict)
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
+    day = Date(help_text="The local day of `slot`; a flexible entry takes any slot of this day.")
+    programme_id = Integer(
+        null=True, default=None, help_text="The slot's programme; a flexible entry keeps to it."
+    )
+    flexibility = Varchar(length=8, default="slot", help_text="slot | day")
+    school = ForeignKey(references=School, null=False, index=True, on_delete=OnDelete.restrict)
+    teacher = ForeignKey(references=User, null=False, index=True, on_delete=OnDelete.restrict)
+    students = Integer()
+    chaperones = Integer()
+    grade = Varchar(length=200, default="")
+    class_name = Varchar(length=200, default="")
+    grade_band = Varchar(length=16, null=True, default=None)
+    status = Varchar(length=16, default="waiting", index=True, help_text="One of WAITLIST_STATES.")
+    offered_slot = ForeignKey(references=Slot, null=True, default=None, on_delete=OnDelete.restrict)
+    offered_at = Timestamptz(null=True, default=None)
+    offer_expires_at = Timestamptz(null=True, default=None, index=True)
+    booking = ForeignKey(references=Booking, null=True, default=None, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Feedback(Table, tablename="bookings_feedback"):
+    """A teacher's rating (1–5) and comment on a visit, once per booking, after the visit began."""
+
+    id: Serial
+
+    booking = ForeignKey(references=Booking, null=False, unique=True, on_delete=OnDelete.restrict)
+    venue = ForeignKey(references=Venue, null=False, index=True, on_delete=OnDelete.restrict)
+    school = ForeignKey(references=School, null=False, on_delete=OnDelete.restrict)
+    teacher = ForeignKey(references=User, null=False, on_delete=OnDelete.restrict)
+    rating = Integer()
+    comment = Varchar(length=1000, default="")
     created_at = Timestamptz()

@@ -1,15 +1,22 @@
-"""Server-side page sessions with a new id at sign-in, so an id planted before sign-in is useless."""
+"""Server-side page sessions with a new id at sign-in, so an id planted before sign-in is useless,
+and an absolute lifetime: a session signed in longer ago than `absolute_max_age` ends even if it is
+used all the time (the idle timeout is the store entry's expiry, renewed on each request)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.types import Message, ScopeSession
 
+from core import clock
+
 ROTATE_KEY = "kepu.rotate_session"
 _NEW_ID_KEY = "kepu.new_session_id"
+# Put into the session data at sign-in (POSIX seconds); checked against absolute_max_age.
+SIGNED_IN_AT_KEY = "signed_in_at"
 
 
 def rotate_session_id(scope: Any) -> None:
@@ -35,6 +42,27 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
         await super().store_in_message(scope_session, message, connection)
 
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        max_age = getattr(self.config, "absolute_max_age", None)
+        signed_in_at = data.get(SIGNED_IN_AT_KEY)
+        too_old = (
+            max_age is not None
+            and isinstance(signed_in_at, int | float)
+            and clock.now().timestamp() - signed_in_at > max_age
+        )
+        if too_old:
+            store = self.config.get_store_from_app(connection.scope["app"])
+            if session_id := connection.cookies.get(self.config.key):
+                await self.delete(session_id, store=store)
+            # Whatever this response stores goes under a new id: the old one is never used again.
+            rotate_session_id(connection.scope)
+            return {}
+        return data
 
+
+@dataclass
 class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+    absolute_max_age: int | None = None
+    """Seconds after sign-in after which the session ends however active it is; None: no limit."""

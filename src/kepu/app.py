@@ -35,6 +35,7 @@ from kepu.pages import PAGE_HANDLERS
 from kepu.settings import Settings
 from kepu.stores import DatabaseStore
 from kepu.templating import install_template_helpers
+from venues.catalogue_api import ProgrammeApi
 from venues.controllers import SlotApi, VenueApi
 
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         key="kepu_session",
         store="sessions",
         max_age=settings.session_idle_minutes * 60,
+        absolute_max_age=settings.session_max_hours * 3600,
         renew_on_access=True,
         httponly=True,
         samesite="lax",
@@ -102,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/",
-        route_handlers=[VenueApi, SlotApi, BookingApi, CheckInApi, ReportApi],
+        route_handlers=[VenueApi, SlotApi, BookingApi, CheckInApi, ReportApi, ProgrammeApi],
         guards=[requires_sign_in],
         security=[{"BearerToken": []}],
     )

@@ -110,6 +110,22 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    # As for serve: a stop that arrives while the (slow) imports run still exits 0; once the
+    # worker's loop runs, it takes SIGTERM/SIGINT over and finishes the message in hand first.
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    import logging
+
+    from messaging import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(worker.run(once=args.once, interval=args.interval))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from kepu.demo import run_demo
 
@@ -159,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="do nothing (exit 0) when the database already has venues"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="send queued e-mail, queue reminders, mark no-shows; until SIGTERM")
+    p.add_argument("--once", action="store_true", help="run one pass of every job and exit")
+    p.add_argument("--interval", type=float, default=None, help="seconds between passes (default 15)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 

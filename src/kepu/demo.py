@@ -15,11 +15,15 @@ from accounts import services as accounts
 from accounts.passwords import hash_password
 from accounts.tables import ROLES, School, User
 from bookings import keys
+from bookings.demo_waitlist import add_waitlist_and_strikes
 from bookings.tables import Booking, CheckIn
 from bookings.tickets import PassClaims, SigningKey, issue_pass, new_pass_code
 from core import clock
 from core.db import database_lifespan, insert_chunked, reserve_ids, write_transaction
+from registry.demo import add_demo_accreditation
+from timetable.demo import add_demo_timetable
 from venues import services as venues
+from venues.demo_programmes import add_demo_programmes
 from venues.tables import Slot, Venue
 
 DEMO_PASSWORD = "kepu-demo-2026"
@@ -83,6 +87,9 @@ class SchoolSpec:
     stages: str  # P primary, M junior middle (初中), H senior (高中)
     teachers: int = 1
 
+
+# The demo's stage letters as the registry's stage codes (accounts.labels.STAGE_LABELS).
+DEMO_STAGES = {"P": "primary", "M": "junior", "H": "senior", "MH": "complete", "PM": "nine_year"}
 
 VENUES: tuple[VenueSpec, ...] = (
     VenueSpec("厦门科技馆", "science_museum", "思明区", "思明区体育路95号",
@@ -534,6 +541,10 @@ async def _create_accounts(people: list[tuple[str, str, str, int | None]], regis
                     role=role,
                     display_name=display,
                     school=school_id,
+                    # Teachers get a mailbox on the reserved .example domain, so the outbox shows
+                    # every message kepu would send them (nothing leaves without an SMTP server).
+                    email=f"{username}@demo.kepu.example" if role == "teacher" else "",
+                    email_verified_at=registered if role == "teacher" else None,
                     created_at=registered,
                 )
                 for username, role, display, school_id in people
@@ -573,7 +584,7 @@ async def load_demo() -> DemoSummary:
     known_schools = {r["id"] for r in await School.select(School.id)}
     schools = []
     for spec in SCHOOLS:
-        view = await accounts.find_or_create_school(spec.name, spec.district)
+        view = await accounts.find_or_create_school(spec.name, spec.district, DEMO_STAGES[spec.stages])
         schools.append(_School(spec, view.id))
 
     venue_ids: list[int] = []
@@ -617,6 +628,7 @@ async def load_demo() -> DemoSummary:
         school.teacher_ids = [next(teacher_iter) for _ in range(school.spec.teachers)]
     for i, (venue_id, staff_id) in enumerate(zip(venue_ids, staff_ids, strict=True)):
         await venues.add_staff(venue_id, staff_id, "supervisor" if i == 0 else "door")
+    await add_demo_accreditation(venue_ids, user_ids[0], registered)
     new_schools = [s.id for s in schools if s.id not in known_schools]
     if new_schools:
         async with write_transaction():
@@ -630,6 +642,19 @@ async def load_demo() -> DemoSummary:
         await _store_venue(venue_id, staff_id, slots, key, codes, slot_created, now, summary)
         if venue.today:
             summary.today_venues.append(f"{venue.name}（staff{i:02d}{suffix}）")
+    # Programmes (with grade bands, topics, a few rules of their own) and rooms for those slots.
+    await add_demo_programmes(venue_ids, [v.kind for v in VENUES], staff_ids[0], slot_created)
+    # Public holidays, opening hours, a youth-free day and a recurring Saturday series.
+    await add_demo_timetable(venue_ids[0], staff_ids[0])
+    # A full slot with a class waiting for it, and a school warned for its strikes.
+    await add_waitlist_and_strikes(
+        venue_ids[0],
+        (schools[1].id, schools[1].teacher_ids[0]),
+        (schools[0].id, schools[0].teacher_ids[0]),
+        schools[-1].id,
+        key,
+        now,
+    )
 
     summary.venues = len(VENUES)
     summary.schools = len(schools)

@@ -8,11 +8,17 @@ from litestar import Request, get
 from litestar.response import Redirect
 
 from accounts.pages import PAGES as ACCOUNT_PAGES
+from bookings.catalogue_pages import CATALOGUE_PAGES
 from bookings.door_pages import DOOR_PAGES
 from bookings.pages import PAGES as BOOKING_PAGES
 from bookings.staff_pages import STAFF_PAGES
+from bookings.waitlist_pages import WAITLIST_PAGES
 from evaluation.pages import PAGES as EVALUATION_PAGES
+from messaging.pages import PAGES as MESSAGING_PAGES
+from registry.pages import PAGES as REGISTRY_PAGES
+from timetable.pages import TIMETABLE_PAGES
 from venues.pages import PAGES as VENUE_PAGES
+from venues.programme_pages import PROGRAMME_STAFF_PAGES
 
 HOME_BY_ROLE = {"teacher": "/venues", "staff": "/staff", "auditor": "/audit"}
 
@@ -32,5 +38,11 @@ PAGE_HANDLERS: list[Any] = [
     *BOOKING_PAGES,
     *DOOR_PAGES,
     *EVALUATION_PAGES,
+    *REGISTRY_PAGES,
+    *MESSAGING_PAGES,
     *STAFF_PAGES,
+    *WAITLIST_PAGES,
+    *CATALOGUE_PAGES,
+    *PROGRAMME_STAFF_PAGES,
+    *TIMETABLE_PAGES,
 ]

@@ -14,5 +14,7 @@ APP_REGISTRY = AppRegistry(
         "venues.piccolo_app",
         "bookings.piccolo_app",
         "messaging.piccolo_app",
+        "registry.piccolo_app",
+        "timetable.piccolo_app",
     ]
 )

@@ -22,6 +22,7 @@ class Settings:
     secret_key: str | None = None
     secure_cookies: bool = False
     session_idle_minutes: int = 8 * 60
+    session_max_hours: int = 12
     db_pool_size: int = 10
     base_url: str = ""
     debug: bool = False
@@ -35,6 +36,7 @@ class Settings:
             secret_key=os.environ.get("KEPU_SECRET_KEY") or None,
             secure_cookies=_bool("KEPU_SECURE_COOKIES", False),
             session_idle_minutes=int(os.environ.get("KEPU_SESSION_IDLE_MINUTES", 8 * 60)),
+            session_max_hours=int(os.environ.get("KEPU_SESSION_MAX_HOURS", 12)),
             db_pool_size=int(os.environ.get("KEPU_DB_POOL_SIZE", 10)),
             base_url=os.environ.get("KEPU_BASE_URL", "").rstrip("/"),
             debug=_bool("KEPU_DEBUG", False),

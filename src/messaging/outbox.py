@@ -29,12 +29,10 @@ async def enqueue(
     masked_body: str = "",
     attachment: Attachment | None = None,
     dedupe_key: str | None = None,
-) -> None:
-    """Add one message to the outbox; with a dedupe_key already present, nothing is added."""
-    if dedupe_key is not None and await Outbox.exists().where(Outbox.dedupe_key == dedupe_key):
-        return
+) -> bool:
+    """Add one message to the outbox; with a dedupe_key already present, nothing is added (False)."""
     now = clock.now()
-    await Outbox.insert(
+    query = Outbox.insert(
         Outbox(
             kind=kind,
             recipient=recipient,
@@ -51,3 +49,12 @@ async def enqueue(
             created_at=now,
         )
     )
+    if dedupe_key is not None:
+        # Two workers queueing the same reminder at once: the second insert waits for the first and
+        # then adds nothing, instead of failing on the unique key.
+        query = query.on_conflict(target=Outbox.dedupe_key, action="DO NOTHING")
+    return bool(await query.returning(Outbox.id))
+
+
+async def already_queued(dedupe_key: str) -> bool:
+    return await Outbox.exists().where(Outbox.dedupe_key == dedupe_key)

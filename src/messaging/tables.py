@@ -36,3 +36,15 @@ class Outbox(Table, tablename="messaging_outbox"):
     )
     created_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
+
+
+class CalendarFeed(Table, tablename="messaging_calendar_feed"):
+    """A teacher's personal calendar subscription (/calendar/<secret>.ics). Only the SHA-256 of the secret
+    is kept, so the address is shown once when made; revoking deletes the row, and the address is dead."""
+
+    id: Serial
+
+    user = ForeignKey(references=User, null=False, unique=True, on_delete=OnDelete.cascade)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_fetched_at = Timestamptz(null=True, default=None, help_text="When a calendar app last read it.")

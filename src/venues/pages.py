@@ -17,7 +17,7 @@ from core.forms import parse_form
 from core.guards import requires_role, requires_sign_in
 from core.i18n import gettext
 from core.web import flash, form_data
-from venues import services
+from venues import programmes, services
 from venues.labels import DISTRICT_LABELS, KIND_LABELS
 from venues.schemas import (
     RULE_DEFAULTS,
@@ -104,6 +104,8 @@ async def _dashboard(
             "values": values or {**FIELD_DEFAULTS, "date": (clock.today() + timedelta(days=7)).isoformat()},
             "errors": errors or {},
             "staff": await services.list_staff(venue_id),
+            "programmes": await programmes.list_programmes(venue_id),
+            "rooms": await programmes.list_rooms(venue_id),
         },
         status_code=status_code,
     )
@@ -132,10 +134,17 @@ async def slot_create(
         errors = {("date" if k in ("starts_at", "ends_at") else k): v for k, v in errors.items()}
         return await _dashboard(actor, venue_id, values=data, errors=errors, status_code=400)
     try:
-        slot = await services.create_slot(actor, venue_id, form)
+        slot = await programmes.publish_slot(
+            actor,
+            venue_id,
+            form,
+            programmes.optional_id(data.get("programme_id")),
+            programmes.optional_id(data.get("room_id")),
+        )
     except DomainError as exc:
+        field = programmes.SLOT_LINK_FIELDS.get(exc.code, "date")
         return await _dashboard(
-            actor, venue_id, values=data, errors={"date": exc.message()}, status_code=exc.status_code
+            actor, venue_id, values=data, errors={field: exc.message()}, status_code=exc.status_code
         )
     flash(
         request,
@@ -209,6 +218,8 @@ async def _venue_admin(
             "values": values or {},
             "errors": errors or {},
             "slot_values": {**FIELD_DEFAULTS, "date": (clock.today() + timedelta(days=7)).isoformat()},
+            "programmes": await programmes.list_programmes(venue_id),
+            "rooms": await programmes.list_rooms(venue_id),
         },
         status_code=status_code,
     )

@@ -96,6 +96,9 @@ class SlotForm(msgspec.Struct):
     capacity: Capacity
     title: Text200 | None = None
     kind: SlotKind | None = None
+    # Extensions of api.md: the programme the slot offers and the room it takes place in.
+    programme_id: int | None = None
+    room_id: int | None = None
 
 
 class SlotView(msgspec.Struct):
@@ -110,6 +113,10 @@ class SlotView(msgspec.Struct):
     title: str
     kind: str
     created_at: datetime
+    programme_id: int | None = None  # the programme the slot belongs to, if any (an extension of api.md)
+    programme_title: str | None = None
+    room_id: int | None = None
+    room_name: str | None = None
 
 
 class StaffView(msgspec.Struct):

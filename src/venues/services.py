@@ -246,6 +246,10 @@ SLOT_COLUMNS = (
     Slot.title,
     Slot.kind,
     Slot.created_at,
+    Slot.programme.as_alias("programme_id"),
+    Slot.programme.title.as_alias("programme_title"),
+    Slot.room.as_alias("room_id"),
+    Slot.room.name.as_alias("room_name"),
 )
 
 
@@ -262,6 +266,10 @@ def slot_view(row: dict[str, Any]) -> SlotView:
         title=row["title"],
         kind=row["kind"],
         created_at=clock.local(row["created_at"]),
+        programme_id=row.get("programme_id"),
+        programme_title=row.get("programme_title"),
+        room_id=row.get("room_id"),
+        room_name=row.get("room_name"),
     )
 
 
@@ -277,6 +285,10 @@ async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotVie
     if (ends - starts).total_seconds() > 24 * 3600:
         raise VenueError("slot_too_long")
     async with write_transaction():
+        if form.programme_id is not None or form.room_id is not None:
+            from venues.programmes import check_slot_links  # programmes build on this module
+
+            await check_slot_links(venue_id, form.programme_id, form.room_id, form.capacity)
         rows = await Slot.insert(
             Slot(
                 venue=venue_id,
@@ -286,6 +298,8 @@ async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotVie
                 booked=0,
                 title=(form.title or "").strip(),
                 kind=form.kind or "school_visit",
+                programme=form.programme_id,
+                room=form.room_id,
                 created_by=actor.id,
                 created_at=clock.now(),
             )
@@ -309,10 +323,14 @@ async def list_slots(
     starts_before: datetime | None = None,
     only_open: bool = False,
 ) -> list[SlotView]:
-    """Slots starting in [from, before); `only_open` keeps those not yet started with room left."""
+    """Slots starting in [from, before); `only_open` keeps those not yet started with room left.
+    Cancelled slots are not listed (the timetable pages show them, with their reason)."""
     await get_venue(venue_id)
     query = (
-        Slot.select(*SLOT_COLUMNS).where(Slot.venue == venue_id).order_by(Slot.starts_at).order_by(Slot.id)
+        Slot.select(*SLOT_COLUMNS)
+        .where((Slot.venue == venue_id) & Slot.cancelled_at.is_null())
+        .order_by(Slot.starts_at)
+        .order_by(Slot.id)
     )
     if starts_from is not None:
         query = query.where(Slot.starts_at >= starts_from)
@@ -337,7 +355,8 @@ async def venue_summaries(*, district: str | None = None, kind: str | None = Non
         return []
     rows = await Slot.raw(
         "SELECT venue AS venue_id, COUNT(*) AS open_slots, SUM(capacity - booked) AS places_left, "
-        "MIN(starts_at) AS next_open FROM venues_slot WHERE starts_at > {} AND booked < capacity "
+        "MIN(starts_at) AS next_open FROM venues_slot "
+        "WHERE starts_at > {} AND booked < capacity AND cancelled_at IS NULL "
         "GROUP BY venue",
         clock.now(),
     )

@@ -1,6 +1,6 @@
 """Venues tables: venues (science education bases), their staff, and bookable slots."""
 
-from piccolo.columns import Date, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Bytea, Date, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -118,6 +118,26 @@ class Programme(Table, tablename="venues_programme"):
     retired_at = Timestamptz(null=True, default=None, help_text="Retired programmes take no new slots.")
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+PROGRAMME_FILE_KINDS = ("photo", "pre_visit", "post_visit")
+
+
+class ProgrammeFile(Table, tablename="venues_programme_file"):
+    """A photo or a pre-/post-visit material of a programme, kept in the database so every process
+    serves it; `filename` is only shown and offered for download, never used as a path."""
+
+    id: Serial
+
+    programme = ForeignKey(references=Programme, null=False, index=True, on_delete=OnDelete.cascade)
+    kind = Varchar(length=16, help_text="One of PROGRAMME_FILE_KINDS.")
+    filename = Varchar(length=200, default="")
+    content_type = Varchar(length=100)
+    size = Integer(default=0, help_text="Bytes of `data`.")
+    data = Bytea()
+    thumbnail = Bytea(null=True, default=None, help_text="Photos: a small JPEG for lists.")
+    created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
 
 
 class StaffMembership(Table, tablename="venues_staff"):

@@ -224,3 +224,55 @@ def test_invalid_arguments_are_rejected(overrides: dict[str, Any]) -> None:
 def test_a_request_is_tentative_and_has_no_reminder() -> None:
     text = make(status="TENTATIVE").decode()
     assert "STATUS:TENTATIVE" in text and "VALARM" not in text
+
+
+def test_sequence_rises_with_every_change_and_fits_32_bits() -> None:
+    from bookings.ics import sequence_for
+
+    first = sequence_for(datetime.datetime(2030, 5, 20, 8, 0, tzinfo=SHANGHAI))
+    later = sequence_for(datetime.datetime(2030, 5, 20, 8, 0, 1, tzinfo=SHANGHAI))
+    assert 0 < first < later < 2**31 - 1
+    assert sequence_for(datetime.datetime(2088, 1, 1, tzinfo=UTC)) < 2**31 - 1
+    assert sequence_for(datetime.datetime(2019, 1, 1, tzinfo=UTC)) == 0
+    with pytest.raises(ValueError):
+        sequence_for(datetime.datetime(2030, 5, 20, 8, 0))
+
+
+def test_a_calendar_of_many_visits_has_one_timezone() -> None:
+    from bookings.ics import calendar_of, visit_event
+
+    events = [
+        visit_event(
+            uid=f"booking-{i}@kepu",
+            summary=SUMMARY,
+            description=DESCRIPTION,
+            location=LOCATION,
+            starts_at=STARTS + datetime.timedelta(days=i),
+            ends_at=ENDS + datetime.timedelta(days=i),
+            status="CANCELLED" if i == 2 else "CONFIRMED",
+            sequence=i,
+            stamp=STAMP,
+        )
+        for i in range(3)
+    ]
+    data = calendar_of(events, name="我的参观")
+    cal = icalendar.Calendar.from_ical(data)
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Asia/Shanghai"]
+    assert str(cal["X-WR-CALNAME"]) == "我的参观"
+    parsed = {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    assert set(parsed) == {"booking-0@kepu", "booking-1@kepu", "booking-2@kepu"}
+    assert str(parsed["booking-2@kepu"]["STATUS"]) == "CANCELLED"
+    assert parsed["booking-2@kepu"].walk("VALARM") == []
+    assert len(parsed["booking-1@kepu"].walk("VALARM")) == 1
+    assert parsed["booking-1@kepu"].start == STARTS + datetime.timedelta(days=1)
+    assert len(list(vobject.readOne(data.decode()).vevent_list)) == 3
+    # An empty feed is still a valid calendar.
+    assert icalendar.Calendar.from_ical(calendar_of([], name="x")).walk("VEVENT") == []
+
+
+def test_a_visit_outside_the_usual_window_still_gets_a_covering_timezone() -> None:
+    starts = datetime.datetime(2040, 3, 1, 9, 0, tzinfo=SHANGHAI)
+    data = make(starts_at=starts, ends_at=starts + datetime.timedelta(hours=1))
+    event = only_event(icalendar.Calendar.from_ical(data))
+    assert event.start == starts
+    assert vobject.readOne(data.decode()).vevent.dtstart.value == starts

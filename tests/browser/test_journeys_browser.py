@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import KepuServer
 
 try:
@@ -46,6 +47,8 @@ def sign_in(page: Any, username: str, password: str) -> None:
 
 
 def shot(page: Any, shots: Path, name: str) -> Path:
+    """Screenshot the whole page, and hold it to axe-core: every page a test looks at is checked."""
+    assert_accessible(page)
     path = shots / f"{name}.png"
     # From the top, so the sticky top bar is drawn where it belongs and not over the middle of the page.
     page.evaluate("window.scrollTo(0, 0)")

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, KepuServer
 from tests.browser.scan_fixtures import camera_args, clip_from_png
 from tests.browser.test_journeys_browser import (
@@ -132,6 +133,7 @@ def phone_page(browser: Any, server: KepuServer) -> tuple[Any, Any, Guard]:
 
 def shot(page: Any, shots: Path, name: str) -> None:
     no_horizontal_overflow(page)
+    assert_accessible(page)
     page.screenshot(path=str(shots / f"{name}.png"))  # the viewport: what the door sees
 
 

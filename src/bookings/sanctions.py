@@ -1,0 +1,122 @@
+"""Strike sanctions: a school with many recent strikes is warned, then kept from booking for a while.
+
+The thresholds are settings (environment variables, read at each use so a change needs no code):
+
+- ``KEPU_STRIKE_WINDOW_DAYS`` (365): only strikes this recent count;
+- ``KEPU_STRIKE_WARN_AT`` (2): this many strikes in the window give the school a warning;
+- ``KEPU_STRIKE_RESTRICT_AT`` (3): this many restrict the school from new bookings (and joining a
+  waiting list) for ``KEPU_STRIKE_RESTRICT_DAYS`` (30) days counted from the day of its last strike.
+
+Bookings already made are kept; the restriction ends by itself (nothing to lift).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from typing import ClassVar
+
+import msgspec
+
+from bookings.tables import Strike
+from core import clock
+from core.errors import DomainError
+from core.i18n import N_
+
+
+class SanctionError(DomainError):
+    messages: ClassVar[dict[str, tuple[int, str]]] = {
+        "school_restricted": (
+            403,
+            N_(
+                "Your school has {strikes} strikes (late cancels and no-shows) in the last {window} days, "
+                "so it cannot make new bookings until {until}. Bookings already made are kept."
+            ),
+        ),
+    }
+
+
+class SanctionSettings(msgspec.Struct, frozen=True):
+    window_days: int = 365
+    warn_at: int = 2
+    restrict_at: int = 3
+    restrict_days: int = 30
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def settings() -> SanctionSettings:
+    return SanctionSettings(
+        window_days=_env_int("KEPU_STRIKE_WINDOW_DAYS", 365),
+        warn_at=_env_int("KEPU_STRIKE_WARN_AT", 2),
+        restrict_at=_env_int("KEPU_STRIKE_RESTRICT_AT", 3),
+        restrict_days=_env_int("KEPU_STRIKE_RESTRICT_DAYS", 30),
+    )
+
+
+class Sanction(msgspec.Struct):
+    """A school's standing under the sanctions: recent strikes, a warning, a restriction's last day."""
+
+    strikes: int = 0
+    warned: bool = False
+    restricted_until: date | None = None
+    warn_at: int = 2
+    restrict_at: int = 3
+    window_days: int = 365
+
+    @property
+    def restricted(self) -> bool:
+        return self.restricted_until is not None
+
+
+async def sanctions_of(school_ids: list[int]) -> dict[int, Sanction]:
+    """Per school, in one query. A restriction runs until (and including) `restricted_until`."""
+    conf = settings()
+    out = {
+        sid: Sanction(warn_at=conf.warn_at, restrict_at=conf.restrict_at, window_days=conf.window_days)
+        for sid in school_ids
+    }
+    if not school_ids:
+        return out
+    since = clock.now() - timedelta(days=conf.window_days)
+    rows = await Strike.select(Strike.school, Strike.created_at).where(
+        Strike.school.is_in(school_ids) & (Strike.created_at >= since)
+    )
+    last: dict[int, date] = {}
+    for r in rows:
+        out[r["school"]].strikes += 1
+        day = clock.local(r["created_at"]).date()
+        if r["school"] not in last or day > last[r["school"]]:
+            last[r["school"]] = day
+    today = clock.today()
+    for sid, s in out.items():
+        if conf.warn_at and s.strikes >= conf.warn_at:
+            s.warned = True
+        if conf.restrict_at and s.strikes >= conf.restrict_at and conf.restrict_days:
+            until = last[sid] + timedelta(days=conf.restrict_days - 1)
+            if until >= today:
+                s.restricted_until = until
+    return out
+
+
+async def sanction_of(school_id: int) -> Sanction:
+    return (await sanctions_of([school_id]))[school_id]
+
+
+async def ensure_may_book(school_id: int) -> None:
+    """Raise SanctionError("school_restricted") while the school is restricted."""
+    s = await sanction_of(school_id)
+    if s.restricted_until is not None:
+        raise SanctionError(
+            "school_restricted",
+            strikes=s.strikes,
+            window=s.window_days,
+            until=s.restricted_until.isoformat(),
+        )

@@ -1,0 +1,1 @@
+"""Registry: the science association's accreditation of bases, threshold profiles and base imports."""
