@@ -83,11 +83,18 @@ class _ReaderPool:
         self.size = size
         self.idle: asyncio.Queue[Any] = asyncio.Queue()
         self.opened: list[Any] = []
+        self.opening = 0
         self.closed = False
 
     async def borrow(self) -> Any:
-        if self.idle.empty() and len(self.opened) < self.size:
-            conn = await self.engine.get_connection()
+        if self.idle.empty() and self.opening + len(self.opened) < self.size:
+            # Count the connection as taken before awaiting it: a burst of requests would otherwise
+            # all see room in the pool at once and open a connection (and a thread) each.
+            self.opening += 1
+            try:
+                conn = await self.engine.get_connection()
+            finally:
+                self.opening -= 1
             self.opened.append(conn)
             return conn
         return await self.idle.get()
@@ -121,11 +128,26 @@ def engine_from_url(url: str | None) -> Engine:
     return TunedSQLiteEngine(path=path, timeout=BUSY_TIMEOUT_S)
 
 
+_engine: Engine | None = None
+
+
 def engine() -> Engine:
-    found = engine_finder()
-    if found is None:
-        raise RuntimeError("no Piccolo engine configured")
-    return found
+    """The configured engine, found once (Piccolo's finder re-reads the configuration on every call)."""
+    global _engine
+    if _engine is None:
+        found = engine_finder()
+        if found is None:
+            raise RuntimeError("no Piccolo engine configured")
+        _engine = found
+    return _engine
+
+
+async def _reset_connection(conn: Any) -> None:
+    """What a pooled PostgreSQL connection needs before reuse. kepu sets no session state (no SET,
+    LISTEN or advisory locks), so asyncpg's default reset (four statements on every release) is
+    spared; a transaction left open by an interrupted request is still rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def is_sqlite(db: Engine | None = None) -> bool:
@@ -195,7 +217,7 @@ async def database_lifespan(pool_size: int = 10) -> AsyncIterator[None]:
     db = engine()
     keeper: SQLiteKeeper | None = None
     if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(min_size=1, max_size=pool_size)
+        await db.start_connection_pool(min_size=1, max_size=pool_size, reset=_reset_connection)
     elif isinstance(db, SQLiteEngine):
         keeper = SQLiteKeeper(db.path)
         keeper.open()
