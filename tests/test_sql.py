@@ -55,3 +55,24 @@ async def test_a_burst_of_reads_opens_no_more_connections_than_the_pool_holds(ru
     results = await asyncio.gather(*(_count("集美区") for _ in range(200)))
     assert results == [0] * 200
     assert len(pool.opened) <= pool.size
+
+
+async def test_a_transaction_cut_off_mid_way_leaves_nothing_behind(running: Any) -> None:
+    """A request cancelled inside its transaction (client gone) rolls back; the next one starts clean."""
+    inside = asyncio.Event()
+
+    async def interrupted() -> None:
+        async with write_transaction():
+            await INSERT.execute("三中", "湖里区", clock.now())
+            inside.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(interrupted())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with write_transaction():
+        await INSERT.execute("四中", "湖里区", clock.now())
+    rows = await School.select(School.name).where(School.district == "湖里区")
+    assert [r["name"] for r in rows] == ["四中"]
