@@ -1,4 +1,4 @@
-"""The `kepu` command: migrate, serve, user add, demo."""
+"""The `kepu` command: migrate, serve, user add, demo, backup, restore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import core  # noqa: F401  (PICCOLO_CONF before Piccolo looks for its engine)
 from core.errors import DomainError
@@ -63,6 +64,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=15,
         access_log=args.access_log,
     )
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from kepu.backup import BackupError, backup
+
+    try:
+        path = backup(args.file)
+    except BackupError as exc:
+        print(f"kepu backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"kepu backup: wrote {path} ({path.stat().st_size} bytes).")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from kepu.backup import BackupError, restore
+
+    if not args.yes:
+        print(
+            "kepu restore: this replaces every row in the database with the backup's. "
+            "Stop `kepu serve` and `kepu worker`, then run again with --yes.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        restore(args.file)
+    except BackupError as exc:
+        print(f"kepu restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"kepu restore: the database now holds the backup {args.file}.")
     return 0
 
 
@@ -137,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the whole database to a new file")
+    p.add_argument("file", type=Path, help="the backup file to create (it must not exist)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database's contents with a backup (servers stopped)")
+    p.add_argument("file", type=Path, help="a file made by `kepu backup` for the same kind of database")
+    p.add_argument("--yes", action="store_true", help="confirm: every row is replaced")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("user", help="manage accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
