@@ -20,6 +20,7 @@ from core.db import write_transaction
 from core.errors import Forbidden
 from core.i18n import N_, gettext
 from core.sql import Statement
+from ledger import chain
 
 # result -> (HTTP status, message id); the order of checks in `check_in` is the order of api.md.
 RESULTS: dict[str, tuple[int, str]] = {
@@ -58,10 +59,24 @@ def _outcome(result: str, booking_id: int | None = None, **params: Any) -> Check
     )
 
 
+_CHECKIN_FIELDS = (
+    "booking",
+    "venue",
+    "result",
+    "students",
+    "chaperones",
+    "staff",
+    "device",
+    "offline",
+    "nonce",
+    "scanned_at",
+    "needs_review",
+    "created_at",
+)
 _INSERT_CHECKIN = Statement(
     "INSERT INTO bookings_checkin (booking, venue, result, students, chaperones, staff, device, offline,"
     " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12) RETURNING id"
 )
 
 
@@ -76,24 +91,30 @@ async def _record(
     students: int = 0,
     chaperones: int = 0,
 ) -> None:
-    await _INSERT_CHECKIN.execute(
-        booking_id,
-        venue_id,
-        result,
-        students,
-        chaperones,
-        actor.id,
-        form.device[:64],
-        meta.offline,
-        form.nonce,
-        meta.scanned_at,
+    now = clock.now()
+    record: dict[str, Any] = {
+        "booking": booking_id,
+        "venue": venue_id,
+        "result": result,
+        "students": students,
+        "chaperones": chaperones,
+        "staff": actor.id,
+        "device": form.device[:64],
+        "offline": meta.offline,
+        "nonce": form.nonce,
+        "scanned_at": meta.scanned_at,
         # A device queues only the scans it admitted, so an offline scan the server refuses means
         # people went in uncounted: another offline door got there first (already_checked_in,
         # too_many), or the list the device held was stale (cancelled, outside the window...).
         # Nothing more is counted, and a supervisor should look.
-        meta.offline and result != "admitted",
-        clock.now(),
-    )
+        "needs_review": meta.offline and result != "admitted",
+        "created_at": now,
+    }
+    row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
+    assert row is not None and venue_id is not None
+    record["id"] = row["id"]
+    # Every scan, admitted or denied, goes into the venue's hash chain in the same transaction.
+    await chain.append(venue_id, "scan", row["id"], chain.scan_record(record), now)
 
 
 _BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")

@@ -14,5 +14,6 @@ APP_REGISTRY = AppRegistry(
         "venues.piccolo_app",
         "bookings.piccolo_app",
         "messaging.piccolo_app",
+        "ledger.piccolo_app",
     ]
 )
