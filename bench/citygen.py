@@ -29,6 +29,7 @@ from bookings.tables import Booking, CheckIn
 from bookings.tickets import PassClaims, issue_pass, new_pass_code
 from core import clock
 from core.db import database_lifespan, insert_chunked, reserve_ids, write_transaction
+from ledger import chain
 from venues.tables import Slot, StaffMembership, Venue
 
 DISTRICTS = {"思明区": 0.32, "湖里区": 0.20, "集美区": 0.16, "海沧区": 0.10, "同安区": 0.11, "翔安区": 0.11}
@@ -297,6 +298,7 @@ async def generate(scale: Scale, year: int, seed: int = 2026) -> Counts:
         )  # fmt: skip
         await insert_chunked(Booking, booking_objs, chunk=800)
         await insert_chunked(CheckIn, checkin_objs, chunk=1500)
+        await chain.chain_bulk_loaded()  # the year's scans in each venue's hash chain, as kepu keeps them
     counts.slots, counts.bookings, counts.checkins = len(slot_plan), len(booking_objs), len(checkin_objs)
     counts.seconds = wallclock.perf_counter() - started
     return counts

@@ -14,12 +14,13 @@ from accounts.schemas import UserView
 from bookings import keys
 from bookings.rules import adults_needed, effective_rules
 from bookings.schemas import CheckInForm, CheckInOutcome
-from bookings.tables import Booking, CheckIn
 from bookings.tickets import normalize_code, pass_kid, verify_pass
 from core import clock
 from core.db import write_transaction
 from core.errors import Forbidden
 from core.i18n import N_, gettext
+from core.sql import Statement
+from ledger import chain
 
 # result -> (HTTP status, message id); the order of checks in `check_in` is the order of api.md.
 RESULTS: dict[str, tuple[int, str]] = {
@@ -58,6 +59,27 @@ def _outcome(result: str, booking_id: int | None = None, **params: Any) -> Check
     )
 
 
+_CHECKIN_FIELDS = (
+    "booking",
+    "venue",
+    "result",
+    "students",
+    "chaperones",
+    "staff",
+    "device",
+    "offline",
+    "nonce",
+    "scanned_at",
+    "needs_review",
+    "created_at",
+)
+_INSERT_CHECKIN = Statement(
+    "INSERT INTO bookings_checkin (booking, venue, result, students, chaperones, staff, device, offline,"
+    " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12) RETURNING id"
+)
+
+
 async def _record(
     actor: UserView,
     result: str,
@@ -69,26 +91,33 @@ async def _record(
     students: int = 0,
     chaperones: int = 0,
 ) -> None:
-    await CheckIn.insert(
-        CheckIn(
-            booking=booking_id,
-            venue=venue_id,
-            result=result,
-            students=students,
-            chaperones=chaperones,
-            staff=actor.id,
-            device=form.device[:64],
-            nonce=form.nonce,
-            offline=meta.offline,
-            scanned_at=meta.scanned_at,
-            # A device queues only the scans it admitted, so an offline scan the server refuses means
-            # people went in uncounted: another offline door got there first (already_checked_in,
-            # too_many), or the list the device held was stale (cancelled, outside the window...).
-            # Nothing more is counted, and a supervisor should look.
-            needs_review=meta.offline and result != "admitted",
-            created_at=clock.now(),
-        )
-    )
+    now = clock.now()
+    record: dict[str, Any] = {
+        "booking": booking_id,
+        "venue": venue_id,
+        "result": result,
+        "students": students,
+        "chaperones": chaperones,
+        "staff": actor.id,
+        "device": form.device[:64],
+        "offline": meta.offline,
+        "nonce": form.nonce,
+        "scanned_at": meta.scanned_at,
+        # A device queues only the scans it admitted, so an offline scan the server refuses means
+        # people went in uncounted: another offline door got there first (already_checked_in,
+        # too_many), or the list the device held was stale (cancelled, outside the window...).
+        # Nothing more is counted, and a supervisor should look.
+        "needs_review": meta.offline and result != "admitted",
+        "created_at": now,
+    }
+    row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
+    assert row is not None and venue_id is not None
+    record["id"] = row["id"]
+    # Every scan, admitted or denied, goes into the venue's hash chain in the same transaction.
+    await chain.append(venue_id, "scan", row["id"], chain.scan_record(record), now)
+
+
+_BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")
 
 
 async def _find_booking(token: str) -> int | None:
@@ -99,7 +128,7 @@ async def _find_booking(token: str) -> int | None:
     code = normalize_code(token)
     if code is None:
         return None
-    row = await Booking.select(Booking.id).where(Booking.code == code).first()
+    row = await _BOOKING_BY_CODE.fetchrow(code)
     return int(row["id"]) if row else None
 
 
@@ -139,15 +168,14 @@ def _is_unique_violation(exc: BaseException) -> bool:
     return bool(names & {"IntegrityError", "UniqueViolationError"})
 
 
+_CHECKIN_BY_NONCE = Statement(
+    "SELECT result, booking, venue, students, chaperones FROM bookings_checkin WHERE nonce = $1"
+)
+
+
 async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
     """The outcome first given for this nonce, or None when the nonce is new. Records nothing."""
-    seen = (
-        await CheckIn.select(
-            CheckIn.result, CheckIn.booking, CheckIn.venue, CheckIn.students, CheckIn.chaperones
-        )
-        .where(CheckIn.nonce == nonce)
-        .first()
-    )
+    seen = await _CHECKIN_BY_NONCE.fetchrow(nonce)
     if seen is None:
         return None
     if seen["venue"] != actor.venue_id:
@@ -186,37 +214,38 @@ async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
     return out
 
 
-# The slot's programme, a join two deep (mypy sees a bare Column); its ratios override the venue's.
-_SLOT_PROGRAMME: Any = Booking.slot.programme
+# What the door needs of a booking, in one statement: its counts, the school, the slot's times, and
+# the ratios of the venue and of the slot's programme (merged by rules.effective_rules).
+_BOOKING_ROW = Statement(
+    """SELECT b.id, b.venue, b.status, b.students, b.chaperones, b.admitted_students,
+       b.admitted_chaperones, b.first_admitted_at, b.class_name, b.grade, b.grade_band,
+       sc.name AS school_name, sl.starts_at, sl.ends_at,
+       v.arrival_before_start_minutes AS arrival_before, v.arrival_after_end_minutes AS arrival_after,
+       v.door_ratio_policy, v.students_per_adult, v.preschool_students_per_adult,
+       p.students_per_adult AS programme_students_per_adult,
+       p.preschool_students_per_adult AS programme_preschool_students_per_adult
+     FROM bookings_booking b
+     JOIN accounts_school sc ON sc.id = b.school
+     JOIN venues_slot sl ON sl.id = b.slot
+     JOIN venues_venue v ON v.id = b.venue
+     LEFT JOIN venues_programme p ON p.id = sl.programme
+     WHERE b.id = $1"""
+)
 
 
 async def _booking_row(booking_id: int) -> dict[str, Any] | None:
-    return (
-        await Booking.select(
-            Booking.id,
-            Booking.venue,
-            Booking.status,
-            Booking.students,
-            Booking.chaperones,
-            Booking.admitted_students,
-            Booking.admitted_chaperones,
-            Booking.class_name,
-            Booking.grade,
-            Booking.school.name.as_alias("school_name"),
-            Booking.slot.starts_at.as_alias("starts_at"),
-            Booking.slot.ends_at.as_alias("ends_at"),
-            Booking.venue.arrival_before_start_minutes.as_alias("arrival_before"),
-            Booking.venue.arrival_after_end_minutes.as_alias("arrival_after"),
-            Booking.grade_band,
-            Booking.venue.door_ratio_policy.as_alias("door_ratio_policy"),
-            Booking.venue.students_per_adult.as_alias("students_per_adult"),
-            Booking.venue.preschool_students_per_adult.as_alias("preschool_students_per_adult"),
-            _SLOT_PROGRAMME.students_per_adult.as_alias("programme_students_per_adult"),
-            _SLOT_PROGRAMME.preschool_students_per_adult.as_alias("programme_preschool_students_per_adult"),
-        )
-        .where(Booking.id == booking_id)
-        .first()
-    )
+    return await _BOOKING_ROW.fetchrow(booking_id)
+
+
+_ADMIT = Statement(
+    "UPDATE bookings_booking SET admitted_students = admitted_students + $1,"
+    " admitted_chaperones = admitted_chaperones + $2, first_admitted_at = $3, updated_at = $4"
+    " WHERE id = $5 AND status = 'confirmed' AND admitted_students = $6 AND admitted_chaperones = $7"
+    " RETURNING admitted_students, admitted_chaperones"
+)
+_COUNTS = Statement(
+    "SELECT status, admitted_students, admitted_chaperones FROM bookings_booking WHERE id = $1"
+)
 
 
 async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
@@ -271,22 +300,8 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             return await deny("too_many", students=left_s, chaperones=left_c)
         # Compare-and-set on the counts just read: two doors scanning the same pass at once cannot
         # both add people; the loser re-reads and is told what is left.
-        updated = await (
-            Booking.update(
-                {
-                    Booking.admitted_students: Booking.admitted_students + students,
-                    Booking.admitted_chaperones: Booking.admitted_chaperones + chaperones,
-                    Booking.first_admitted_at: row.get("first_admitted_at") or now,
-                    Booking.updated_at: now,
-                }
-            )
-            .where(
-                (Booking.id == bid)
-                & (Booking.status == "confirmed")
-                & (Booking.admitted_students == seen_s)
-                & (Booking.admitted_chaperones == seen_c)
-            )
-            .returning(Booking.admitted_students, Booking.admitted_chaperones)
+        updated = await _ADMIT.fetch(
+            students, chaperones, row.get("first_admitted_at") or now, now, bid, seen_s, seen_c
         )
         if updated:
             await _record(
@@ -306,11 +321,7 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             _describe(out, row)
             out.warning = _ratio_warning(row)
             return out
-        fresh = (
-            await Booking.select(Booking.status, Booking.admitted_students, Booking.admitted_chaperones)
-            .where(Booking.id == bid)
-            .first()
-        )
+        fresh = await _COUNTS.fetchrow(bid)
         assert fresh is not None
         if fresh["status"] == "cancelled":
             return await deny("cancelled")

@@ -18,6 +18,7 @@ from core import clock
 from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_
+from ledger import chain
 
 # A short label for each check-in result (api.md's codes), for the audit trail.
 RESULT_LABELS: dict[str, str] = {
@@ -138,6 +139,14 @@ async def reverse_checkin(actor: UserView, checkin_id: int, reason: str) -> Chec
             raise ReversalError("already_reversed")
         students, chaperones = claimed[0]["students"], claimed[0]["chaperones"]
         await _give_back(row["booking"], students, chaperones, now)
+        # The correction is a new record in the venue's chain, pointing at the admission it reverses.
+        await chain.append(
+            actor.venue_id,
+            "reversal",
+            checkin_id,
+            chain.reversal_record(checkin_id, actor.id, now, reason, students, chaperones),
+            now,
+        )
         fresh = await CheckIn.select(*COLUMNS).where(CheckIn.id == checkin_id).first()
     assert fresh is not None
     return checkin_view(fresh)

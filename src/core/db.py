@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -14,7 +15,7 @@ from urllib.parse import urlparse
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
@@ -49,16 +50,28 @@ class TunedSQLiteEngine(SQLiteEngine):
     # in autocommit mode, so every statement is still its own transaction; transactions keep their own
     # connection, since they hold SQLite's write lock.
     _readers: dict[tuple[int, str], _ReaderPool]
+    _writers: dict[tuple[int, str], _WriterSlot]
 
     def open_readers(self, size: int) -> None:
         if not hasattr(self, "_readers"):
             self._readers = {}
-        self._readers[(id(asyncio.get_running_loop()), self.path)] = _ReaderPool(self, size)
+            self._writers = {}
+        key = (id(asyncio.get_running_loop()), self.path)
+        self._readers[key] = _ReaderPool(self, size)
+        self._writers[key] = _WriterSlot(self)
 
     async def close_readers(self) -> None:
-        pool = getattr(self, "_readers", {}).pop((id(asyncio.get_running_loop()), self.path), None)
+        key = (id(asyncio.get_running_loop()), self.path)
+        pool = getattr(self, "_readers", {}).pop(key, None)
         if pool is not None:
             await pool.close()
+        writer = getattr(self, "_writers", {}).pop(key, None)
+        if writer is not None:
+            await writer.close()
+
+    def kept_writer(self) -> _WriterSlot | None:
+        """The long-lived connection for write transactions while the app runs (else None)."""
+        return getattr(self, "_writers", {}).get((id(asyncio.get_running_loop()), self.path))
 
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
@@ -83,11 +96,18 @@ class _ReaderPool:
         self.size = size
         self.idle: asyncio.Queue[Any] = asyncio.Queue()
         self.opened: list[Any] = []
+        self.opening = 0
         self.closed = False
 
     async def borrow(self) -> Any:
-        if self.idle.empty() and len(self.opened) < self.size:
-            conn = await self.engine.get_connection()
+        if self.idle.empty() and self.opening + len(self.opened) < self.size:
+            # Count the connection as taken before awaiting it: a burst of requests would otherwise
+            # all see room in the pool at once and open a connection (and a thread) each.
+            self.opening += 1
+            try:
+                conn = await self.engine.get_connection()
+            finally:
+                self.opening -= 1
             self.opened.append(conn)
             return conn
         return await self.idle.get()
@@ -102,6 +122,60 @@ class _ReaderPool:
         self.closed = True
         while not self.idle.empty():
             await self.idle.get_nowait().close()
+
+
+class _WriterSlot:
+    """One long-lived connection for this process's write transactions. Writers already queue on the
+    per-loop lock (write_transaction), so one connection serves them all, and a transaction no longer
+    pays for opening a connection and starting its thread."""
+
+    def __init__(self, engine: TunedSQLiteEngine) -> None:
+        self.engine = engine
+        self.conn: Any = None
+
+    async def connection(self) -> Any:
+        if self.conn is not None and self.conn.in_transaction:
+            # A transaction cut off before it could end (e.g. a cancelled request): start clean.
+            await self.discard()
+        if self.conn is None:
+            self.conn = await self.engine.get_connection()
+        return self.conn
+
+    async def discard(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # it is being dropped either way
+                await conn.close()
+
+    async def close(self) -> None:
+        await self.discard()
+
+
+class _KeptWriterTransaction(SQLiteTransaction):
+    """BEGIN IMMEDIATE … COMMIT on the process's kept writer connection, which stays open afterwards."""
+
+    def __init__(self, engine: SQLiteEngine, slot: _WriterSlot) -> None:
+        super().__init__(engine, transaction_type=TransactionType.immediate, allow_nested=True)
+        self._slot = slot
+
+    async def get_connection(self) -> Any:
+        return await self._slot.connection()
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        except BaseException:
+            await self._slot.discard()  # never hand on a connection in an unknown state
+            raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
 
 
 def sqlite_path(url: str) -> str:
@@ -121,11 +195,26 @@ def engine_from_url(url: str | None) -> Engine:
     return TunedSQLiteEngine(path=path, timeout=BUSY_TIMEOUT_S)
 
 
+_engine: Engine | None = None
+
+
 def engine() -> Engine:
-    found = engine_finder()
-    if found is None:
-        raise RuntimeError("no Piccolo engine configured")
-    return found
+    """The configured engine, found once (Piccolo's finder re-reads the configuration on every call)."""
+    global _engine
+    if _engine is None:
+        found = engine_finder()
+        if found is None:
+            raise RuntimeError("no Piccolo engine configured")
+        _engine = found
+    return _engine
+
+
+async def _reset_connection(conn: Any) -> None:
+    """What a pooled PostgreSQL connection needs before reuse. kepu sets no session state (no SET,
+    LISTEN or advisory locks), so asyncpg's default reset (four statements on every release) is
+    spared; a transaction left open by an interrupted request is still rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def is_sqlite(db: Engine | None = None) -> bool:
@@ -160,8 +249,15 @@ async def write_transaction() -> AsyncIterator[None]:
         yield
         return
     if isinstance(db, SQLiteEngine):
-        async with _write_lock(), db.transaction(transaction_type=TransactionType.immediate):
-            yield
+        async with _write_lock():
+            writer = db.kept_writer() if isinstance(db, TunedSQLiteEngine) else None
+            tx = (
+                _KeptWriterTransaction(db, writer)
+                if writer is not None
+                else db.transaction(transaction_type=TransactionType.immediate)
+            )
+            async with tx:
+                yield
     else:
         async with db.transaction():
             yield
@@ -195,7 +291,7 @@ async def database_lifespan(pool_size: int = 10) -> AsyncIterator[None]:
     db = engine()
     keeper: SQLiteKeeper | None = None
     if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(min_size=1, max_size=pool_size)
+        await db.start_connection_pool(min_size=1, max_size=pool_size, reset=_reset_connection)
     elif isinstance(db, SQLiteEngine):
         keeper = SQLiteKeeper(db.path)
         keeper.open()

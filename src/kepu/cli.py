@@ -1,4 +1,4 @@
-"""The `kepu` command: migrate, serve, user add, demo."""
+"""The `kepu` command: migrate, serve, user add, demo, audit, backup, restore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
 
 import core  # noqa: F401  (PICCOLO_CONF before Piccolo looks for its engine)
 from core.errors import DomainError
@@ -63,6 +65,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=15,
         access_log=args.access_log,
     )
+    return 0
+
+
+async def _audit(args: argparse.Namespace) -> int:
+    from core import clock
+    from core.db import database_lifespan
+    from ledger import audit
+
+    async with database_lifespan(pool_size=2):
+        if args.audit_command == "publish":
+            day = args.day or clock.today() - timedelta(days=1)
+            path = await audit.publish_digest(day)
+            print(f"kepu audit publish: the heads of {day.isoformat()} are signed and written to {path}.")
+            return 0
+        published: list[audit.Head] = []
+        for digest in args.digest:
+            try:
+                published += audit.parse_digest(digest.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                print(f"kepu audit verify: cannot use {digest}: {exc}", file=sys.stderr)
+                return 2
+        report = await audit.verify(published)
+    lines = audit.describe(report)
+    print(f"kepu audit verify: {lines[0]}")
+    for line in lines[1:]:
+        print(f"kepu audit verify: {line}", file=sys.stderr)
+    if report.ok:
+        print("kepu audit verify: every chain is whole and matches its check-ins and signed heads.")
+    return 0 if report.ok else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return asyncio.run(_audit(args))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from kepu.backup import BackupError, backup
+
+    try:
+        path = backup(args.file)
+    except BackupError as exc:
+        print(f"kepu backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"kepu backup: wrote {path} ({path.stat().st_size} bytes).")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from kepu.backup import BackupError, restore
+
+    if not args.yes:
+        print(
+            "kepu restore: this replaces every row in the database with the backup's. "
+            "Stop `kepu serve` and `kepu worker`, then run again with --yes.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        restore(args.file)
+    except BackupError as exc:
+        print(f"kepu restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"kepu restore: the database now holds the backup {args.file}.")
     return 0
 
 
@@ -153,6 +218,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("audit", help="the check-in ledger: publish signed daily heads, verify the chains")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser(
+        "verify", help="recompute every chain; exit 1 naming the first changed or removed record"
+    )
+    verify.add_argument(
+        "--digest", type=Path, action="append", default=[], help="a published heads file to check against"
+    )
+    verify.set_defaults(func=cmd_audit)
+    publish = audit_sub.add_parser("publish", help="sign the day's chain heads and write the digest file")
+    publish.add_argument(
+        "--day", type=date.fromisoformat, help="YYYY-MM-DD, Beijing time (default: yesterday)"
+    )
+    publish.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the whole database to a new file")
+    p.add_argument("file", type=Path, help="the backup file to create (it must not exist)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database's contents with a backup (servers stopped)")
+    p.add_argument("file", type=Path, help="a file made by `kepu backup` for the same kind of database")
+    p.add_argument("--yes", action="store_true", help="confirm: every row is replaced")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("user", help="manage accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")

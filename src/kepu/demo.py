@@ -20,6 +20,7 @@ from bookings.tables import Booking, CheckIn
 from bookings.tickets import PassClaims, SigningKey, issue_pass, new_pass_code
 from core import clock
 from core.db import database_lifespan, insert_chunked, reserve_ids, write_transaction
+from ledger import chain
 from registry.demo import add_demo_accreditation
 from timetable.demo import add_demo_timetable
 from venues import services as venues
@@ -510,6 +511,7 @@ async def _store_venue(
         await insert_chunked(Slot, slot_rows)
         await insert_chunked(Booking, booking_rows)
         await insert_chunked(CheckIn, scan_rows)
+        await chain.chain_bulk_loaded()  # the demo's scans go into the venues' ledgers like any other
     summary.slots += len(slots)
 
 

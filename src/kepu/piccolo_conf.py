@@ -16,5 +16,6 @@ APP_REGISTRY = AppRegistry(
         "messaging.piccolo_app",
         "registry.piccolo_app",
         "timetable.piccolo_app",
+        "ledger.piccolo_app",
     ]
 )
