@@ -199,7 +199,7 @@ def venue_patch_cases(c: Ctx) -> list[Case]:
                 "arrival_before_start_minutes": minutes,
                 "arrival_after_end_minutes": minutes,
                 **RULE_BAD,
-                "door_ratio_policy": ["refuse", "", 1, "WARN", True, []],
+                "door_ratio_policy": ["deny", "", 1, "WARN", True, []],
             }.items()
             for v in vs
         ],

@@ -11,7 +11,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const checkUrl = root.dataset.checkUrl;
   const vendor = root.dataset.vendor;
-  const WARN = new Set(["already_checked_in", "too_many", "outside_window", "not_listed"]);
+  const WARN = new Set(["already_checked_in", "too_many", "too_few_adults", "outside_window", "not_listed"]);
   // On a phone, focusing the code field would pop the keyboard over the camera; only refocus elsewhere.
   const refocus = !window.matchMedia("(pointer: coarse)").matches;
   const SCAN_EVERY_MS = 120;

@@ -12,7 +12,7 @@ from typing import Any
 
 from accounts.schemas import UserView
 from bookings import keys
-from bookings.rules import adults_needed, effective_rules
+from bookings.rules import Rules, adults_needed, effective_rules, students_per_adult
 from bookings.schemas import CheckInForm, CheckInOutcome
 from bookings.tickets import normalize_code, pass_kid, verify_pass
 from core import clock
@@ -37,6 +37,14 @@ RESULTS: dict[str, tuple[int, str]] = {
     "too_many": (
         422,
         N_("At most {students} students and {chaperones} adults remain to be admitted for this booking."),
+    ),
+    # Only at venues whose door policy is "refuse" (an extension of api.md's results).
+    "too_few_adults": (
+        422,
+        N_(
+            "Too few adults: the venue asks for one adult per {per} students. "
+            "Let the adults in first, or admit fewer students."
+        ),
     ),
     "admitted": (200, N_("Admitted: {students} students and {chaperones} adults.")),
 }
@@ -205,6 +213,8 @@ async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
             students=row["students"] - row["admitted_students"],
             chaperones=row["chaperones"] - row["admitted_chaperones"],
         )
+    elif result == "too_few_adults":
+        params["per"] = students_per_adult(_door_rules(row), row["grade_band"])
     elif result == "admitted":
         params.update(students=seen["students"], chaperones=seen["chaperones"])
     out = _outcome(result, int(row["id"]), **params)
@@ -298,6 +308,9 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             students, chaperones = form.students or 0, form.chaperones or 0
         if students > left_s or chaperones > left_c or students + chaperones == 0:
             return await deny("too_many", students=left_s, chaperones=left_c)
+        per = _refused_ratio(row, seen_s + students, seen_c + chaperones)
+        if per is not None:
+            return await deny("too_few_adults", per=per)
         # Compare-and-set on the counts just read: two doors scanning the same pass at once cannot
         # both add people; the loser re-reads and is told what is left.
         updated = await _ADMIT.fetch(
@@ -333,14 +346,28 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
     )
 
 
+def _door_rules(row: dict[str, Any]) -> Rules:
+    ratios = ("students_per_adult", "preschool_students_per_adult")
+    return effective_rules({f: row[f] for f in ratios}, {f: row.get(f"programme_{f}") for f in ratios})
+
+
+def _refused_ratio(row: dict[str, Any], students_in: int, adults_in: int) -> int | None:
+    """With the door policy "refuse": the students-per-adult ratio this admission would break (so it is
+    turned away), or None when the adults in would be enough."""
+    if row.get("door_ratio_policy") != "refuse":
+        return None
+    rules = _door_rules(row)
+    if adults_in >= adults_needed(rules, students_in, row["grade_band"]):
+        return None
+    return students_per_adult(rules, row["grade_band"])
+
+
 def _ratio_warning(row: dict[str, Any]) -> str | None:
     """With the venue's door policy "warn": a warning when the adults admitted so far (this admission
     included) are fewer than its ratio needs for the students admitted so far; else None."""
     if row.get("door_ratio_policy") != "warn":
         return None
-    ratios = ("students_per_adult", "preschool_students_per_adult")
-    rules = effective_rules({f: row[f] for f in ratios}, {f: row.get(f"programme_{f}") for f in ratios})
-    needed = adults_needed(rules, row["admitted_students"], row["grade_band"])
+    needed = adults_needed(_door_rules(row), row["admitted_students"], row["grade_band"])
     if row["admitted_chaperones"] >= needed:
         return None
     return gettext(

@@ -31,6 +31,7 @@ RESULT_LABELS: dict[str, str] = {
     "outside_window": N_("Outside the arrival window"),
     "already_checked_in": N_("Already checked in"),
     "too_many": N_("More people than booked"),
+    "too_few_adults": N_("Too few adults"),
 }
 
 

@@ -14,6 +14,7 @@ from core.guards import requires_role
 from core.i18n import gettext
 from core.web import attachment
 from evaluation import charts, exports, metrics, scorecard
+from timetable.services import youth_free_days
 from venues.labels import DISTRICT_LABELS
 from venues.tables import Venue
 
@@ -142,10 +143,12 @@ async def base_scorecard(
         for m in card.marks
         if m.weight > 0
     ]
+    youth_days = await youth_free_days(venue_id, city.year)
     return Template(
         "evaluation/base_year.html",
         context={
             "card": card,
+            "youth_free_days": len(youth_days),
             "year": city.year,
             "years": _years(),
             "METRICS": scorecard.METRICS,

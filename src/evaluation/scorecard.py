@@ -234,6 +234,9 @@ _BOOKING_FIGURES = (
     "campaign_activities",
 )
 
+_WALK_INS_SQL = """SELECT venue AS venue_id, SUM(adults) AS adults, SUM(youth) AS youth
+FROM timetable_walkin WHERE day >= {} AND day <= {} GROUP BY venue"""
+
 _VENUES_SQL = """
 SELECT v.id AS venue_id, v.name AS name, v.district AS district, v.kind AS kind,
        COALESCE(a.level, '') AS level, COALESCE(a.status, '') AS status, a.profile AS profile_id
@@ -310,12 +313,14 @@ async def city_year(year: int) -> CityYear:
     week = (clock.day_bounds(wk_lo)[0], clock.day_bounds(wk_hi)[1])
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
-    venues, checkin_rows, booking_rows, capacity_rows = await asyncio.gather(
+    venues, checkin_rows, booking_rows, capacity_rows, walk_in_rows = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
         Venue.raw(_checkins_sql(), lo, hi),
         Venue.raw(_BOOKINGS_SQL, *week, *sci_day, now, now, now, now, now, lo, hi),
         Venue.raw(_CAPACITY_SQL, lo, hi, now),
+        Venue.raw(_WALK_INS_SQL, date(year, 1, 1), date(year, 12, 31)),
     )
+    walk_ins = {r["venue_id"]: r for r in walk_in_rows}
     adm: dict[int, dict[str, int]] = {}
     month_by_venue: dict[int, list[int]] = {}
     for r in checkin_rows:
@@ -344,6 +349,9 @@ async def city_year(year: int) -> CityYear:
         figures["no_show_rate"] = _pct(_int(bk.get("no_shows")), _int(bk.get("due_bookings")))
         figures["capacity_use"] = _pct(_int(bk.get("people_in_slots")), _int(cap.get("capacity")))
         figures["due_bookings"] = _int(bk.get("due_bookings"))
+        # Visitors who came without a booking, tallied at the door (not scored: shown beside the figures).
+        figures["walk_in_adults"] = _int(walk_ins.get(vid, {}).get("adults"))
+        figures["walk_in_youth"] = _int(walk_ins.get(vid, {}).get("youth"))
         profile = profiles["by_id"].get(v["profile_id"]) or profiles["by_kind"].get(v["kind"]) or {}
         config = profile.get("config") or {}
         marks, score, grade = assess(figures, config)

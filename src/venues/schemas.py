@@ -41,9 +41,10 @@ class VenueForm(msgspec.Struct, forbid_unknown_fields=False):
     free_cancel_days: Days | None = None
 
 
-# At the door, when the adults admitted fall below the venue's ratio: "warn" admits and says so.
-# (api.md's check-in results are fixed, so there is no refusing policy.) None: no check at the door.
-DoorRatioPolicy = Literal["warn"]
+# At the door, when the adults admitted would fall below the venue's ratio: "warn" admits and says so;
+# "refuse" turns the admission away with the result too_few_adults (an extension of api.md's results,
+# seen only at venues that choose it), so the adults go in first. None: no check at the door.
+DoorRatioPolicy = Literal["warn", "refuse"]
 
 
 class VenueUpdate(msgspec.Struct):
