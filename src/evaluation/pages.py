@@ -14,7 +14,7 @@ from core.guards import requires_role
 from core.i18n import gettext
 from core.web import attachment
 from evaluation import charts, exports, metrics, scorecard
-from timetable.services import youth_free_days
+from timetable.services import scheduled_open_days, youth_free_days
 from venues.labels import DISTRICT_LABELS
 from venues.tables import Venue
 
@@ -149,6 +149,7 @@ async def base_scorecard(
         context={
             "card": card,
             "youth_free_days": len(youth_days),
+            "scheduled_open_days": await scheduled_open_days(venue_id, city.year),
             "year": city.year,
             "years": _years(),
             "METRICS": scorecard.METRICS,

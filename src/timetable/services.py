@@ -1139,6 +1139,21 @@ async def _youth_kind(venue_id: int, day: date) -> str:
     return "free" if "free" in kinds else ("discount" if kinds else "")
 
 
+async def scheduled_open_days(venue_id: int, year: int) -> int | None:
+    """How many days of a year the venue's weekly hours and closure days keep it open (the figure the
+    evaluation sets beside the days it actually admitted visitors); None when it has set no hours."""
+    week = await _week(venue_id)
+    if not week:
+        return None
+    closed = set((await _closures_between(venue_id, date(year, 1, 1), date(year, 12, 31))).keys())
+    day, count = date(year, 1, 1), 0
+    while day.year == year:
+        hours = week.get(day.weekday())
+        count += day not in closed and (hours is None or not hours.closed)
+        day += timedelta(days=1)
+    return count
+
+
 async def youth_free_days(venue_id: int, year: int) -> list[date]:
     """The days of a year on which young people enter the venue free and it is open."""
     rows = await list_youth_days(venue_id)

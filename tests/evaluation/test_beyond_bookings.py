@@ -30,6 +30,9 @@ async def test_walk_ins_and_youth_days_reach_the_base_scorecard(
     await timetable.record_walk_in(staff_a, adults=1, youth=0, day=date(2030, 3, 10))
     await timetable.record_walk_in(staff_a, adults=-1, youth=2)  # a correction at the door
     await timetable.add_youth_day(staff_a, w.venue_a, weekday=2, day=None, kind="free")  # Wednesdays
+    # Open every day but Monday, and closed on one Sunday for works.
+    await timetable.set_weekly_hours(staff_a, w.venue_a, [(True, "", ""), *[(False, "09:00", "17:00")] * 6])
+    await timetable.set_closure(staff_a, w.venue_a, date(2030, 6, 2), "闭馆维护")
 
     year = await scorecard.city_year(2030)
     card = next(c for c in year.cards if c.venue_id == w.venue_a)
@@ -44,4 +47,7 @@ async def test_walk_ins_and_youth_days_reach_the_base_scorecard(
     assert r.status_code == 200
     section = r.text.split('data-testid="beyond-bookings"', 1)[1].split("</dl>", 1)[0]
     numbers = [int(n) for n in re.findall(r"<dd>(\d+)</dd>", section)]
-    assert numbers == [3, 7, 52]  # 2030 has 52 Wednesdays
+    # 2030 has 52 Wednesdays; 365 days less 52 Mondays less one closed Sunday are open.
+    assert numbers == [3, 7, 52, 365 - 52 - 1]
+    r = await page.get(f"/audit/scorecards/{w.venue_b}?year=2030")
+    assert "未设置开放时间" in r.text or "no hours set" in r.text
