@@ -67,20 +67,8 @@ def _outcome(result: str, booking_id: int | None = None, **params: Any) -> Check
     )
 
 
-_CHECKIN_FIELDS = (
-    "booking",
-    "venue",
-    "result",
-    "students",
-    "chaperones",
-    "staff",
-    "device",
-    "offline",
-    "nonce",
-    "scanned_at",
-    "needs_review",
-    "created_at",
-)
+# The columns a scan writes: those its ledger record keeps, but the id the database gives it.
+_CHECKIN_FIELDS = tuple(f for f in chain.SCAN_FIELDS if f != "id")
 _INSERT_CHECKIN = Statement(
     "INSERT INTO bookings_checkin (booking, venue, result, students, chaperones, staff, device, offline,"
     " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at)"
