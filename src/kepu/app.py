@@ -32,6 +32,7 @@ from kepu.auth import ActorMiddleware, provide_actor
 from kepu.errors import EXCEPTION_HANDLERS
 from kepu.i18n_web import LanguageMiddleware, install_gettext
 from kepu.pages import PAGE_HANDLERS
+from kepu.security import add_security_headers
 from kepu.settings import Settings
 from kepu.stores import DatabaseStore
 from kepu.templating import install_template_helpers
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "actor": Provide(provide_actor, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
         },
+        before_send=[add_security_headers],
         middleware=[
             LanguageMiddleware(),
             sessions.middleware,
