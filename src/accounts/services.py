@@ -173,17 +173,6 @@ async def issue_token(user_id: int, ttl: timedelta = TOKEN_TTL) -> tuple[str, in
     return token, int(ttl.total_seconds())
 
 
-async def user_id_for_token(token: str) -> int | None:
-    if not token or len(token) > 200:
-        return None
-    row = (
-        await AccessToken.select(AccessToken.user)
-        .where((AccessToken.token_hash == _token_hash(token)) & (AccessToken.expires_at > clock.now()))
-        .first()
-    )
-    return int(row["user"]) if row else None
-
-
 USER_COLUMNS: tuple[Any, ...] = (
     User.id,
     User.username,
@@ -208,11 +197,6 @@ def _user_view(row: dict[str, Any]) -> UserView:
         district=row["district"],
         created_at=row["created_at"],
     )
-
-
-async def get_user(user_id: int) -> UserView | None:
-    row = await User.select(*USER_COLUMNS).where((User.id == user_id) & (User.is_active.eq(True))).first()
-    return _user_view(row) if row else None
 
 
 async def get_user_by_username(username: str) -> UserView | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
 
-from core.db import TunedSQLiteEngine, engine
+from core.db import engine
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -49,11 +49,9 @@ class Statement:
         if tx is not None:
             async with tx.connection.execute(self.sqlite, args) as cursor:
                 return list(await cursor.fetchall())
-        if isinstance(db, TunedSQLiteEngine):
-            rows: list[dict[str, Any]] = await db._run_in_new_connection(self.sqlite, list(args))
-            return rows
-        result: list[dict[str, Any]] = await db._run_in_new_connection(self.sqlite, list(args))  # type: ignore[attr-defined]
-        return result
+        # Outside a transaction: the tuned engine's reader connections while the app runs (else a new one).
+        rows: list[dict[str, Any]] = await db._run_in_new_connection(self.sqlite, list(args))  # type: ignore[attr-defined]
+        return rows
 
     async def fetchrow(self, *args: Any) -> dict[str, Any] | None:
         rows = await self.fetch(*args)

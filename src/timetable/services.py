@@ -768,13 +768,17 @@ async def _cancel_slot(actor: UserView, slot_id: int, reason: str) -> CancelSumm
             User.id.is_in([b["teacher"] for b in cancelled])
         )
     }
+    # The alternatives depend only on the group's size: one query per size, none for teachers without mail.
+    alternatives: dict[int, Any] = {}
     for b in cancelled:
-        people = b["students"] + b["chaperones"]
-        options = await nearest_alternatives(
-            row["venue"], row["starts_at"], people, programme_id=row["programme"], exclude=slot_id
-        )
         if not emails.get(b["teacher"]):
             continue
+        people = b["students"] + b["chaperones"]
+        if people not in alternatives:
+            alternatives[people] = await nearest_alternatives(
+                row["venue"], row["starts_at"], people, programme_id=row["programme"], exclude=slot_id
+            )
+        options = alternatives[people]
         subject, body = _cancel_message(venue.name, row, reason, people, options, b["id"])
         await outbox.enqueue(
             kind="slot_cancelled",

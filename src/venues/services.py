@@ -210,16 +210,6 @@ async def create_staff_user(
     return user_id
 
 
-async def membership(user_id: int) -> tuple[int, str] | None:
-    """(venue id, staff role) for a staff account, or None."""
-    row = (
-        await StaffMembership.select(StaffMembership.venue, StaffMembership.role)
-        .where(StaffMembership.user == user_id)
-        .first()
-    )
-    return (int(row["venue"]), str(row["role"])) if row else None
-
-
 async def list_staff(venue_id: int) -> list[StaffView]:
     rows = (
         await StaffMembership.select(
