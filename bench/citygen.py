@@ -265,12 +265,12 @@ async def generate(scale: Scale, year: int, seed: int = 2026) -> Counts:
                 at = first_at + timedelta(minutes=12 * n)
                 checkin_objs.append(
                     CheckIn(booking=bid, venue=row.venue, result="admitted", students=s, chaperones=c,
-                            staff=None, device="bench", scanned_at=at, created_at=at)
+                            staff=None, device="bench", method="qr", scanned_at=at, created_at=at)
                 )  # fmt: skip
             admitted_s, admitted_c = arrived_s, arrived_c
             if rng.random() < 0.04:  # an accidental rescan at the door, denied and kept
                 checkin_objs.append(
-                    CheckIn(booking=bid, venue=row.venue, result="already_checked_in", device="bench",
+                    CheckIn(booking=bid, venue=row.venue, result="already_checked_in", device="bench", method="qr",
                             scanned_at=first_at + timedelta(minutes=1),
                             created_at=first_at + timedelta(minutes=1))
                 )  # fmt: skip

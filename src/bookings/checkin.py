@@ -6,7 +6,7 @@ or a replayed offline upload returns the first outcome and records nothing new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,7 @@ class ScanMeta:
 
     offline: bool = False
     scanned_at: datetime | None = None
+    method: str = ""  # "qr" | "code", set once the token is read
 
 
 def _outcome(result: str, booking_id: int | None = None, **params: Any) -> CheckInOutcome:
@@ -71,8 +72,8 @@ def _outcome(result: str, booking_id: int | None = None, **params: Any) -> Check
 _CHECKIN_FIELDS = tuple(f for f in chain.SCAN_FIELDS if f != "id")
 _INSERT_CHECKIN = Statement(
     "INSERT INTO bookings_checkin (booking, venue, result, students, chaperones, staff, device, offline,"
-    " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12) RETURNING id"
+    " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at, method)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12, $13) RETURNING id"
 )
 
 
@@ -105,6 +106,7 @@ async def _record(
         # Nothing more is counted, and a supervisor should look.
         "needs_review": meta.offline and result != "admitted",
         "created_at": now,
+        "method": meta.method,
     }
     row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
     assert row is not None and venue_id is not None
@@ -116,16 +118,17 @@ async def _record(
 _BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")
 
 
-async def _find_booking(token: str) -> int | None:
-    """The booking a scanned QR text or typed code refers to, or None when it is neither."""
+async def _find_booking(token: str) -> tuple[int | None, str]:
+    """The booking a scanned QR text or typed code refers to (None when it is neither), and how it
+    was read: "qr" for the signed pass, "code" for the short code typed or read off the paper."""
     claims = verify_pass(token, await keys.public_keys(pass_kid(token)))
     if claims is not None:
-        return claims.booking_id
+        return claims.booking_id, "qr"
     code = normalize_code(token)
     if code is None:
-        return None
+        return None, ""
     row = await _BOOKING_BY_CODE.fetchrow(code)
-    return int(row["id"]) if row else None
+    return (int(row["id"]) if row else None), "code"
 
 
 def _window(row: dict[str, Any]) -> tuple[datetime, datetime] | None:
@@ -247,7 +250,8 @@ _COUNTS = Statement(
 
 
 async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
-    booking_id = await _find_booking(form.token)
+    booking_id, method = await _find_booking(form.token)
+    meta = replace(meta, method=method)
     row = await _booking_row(booking_id) if booking_id is not None else None
     if row is None:
         await _record(actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta)

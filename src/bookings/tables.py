@@ -98,6 +98,11 @@ class CheckIn(Table, tablename="bookings_checkin"):
     needs_review = Boolean(
         default=False, help_text="E.g. two offline devices admitted the same booking: kept, not counted."
     )
+    method = Varchar(
+        length=8,
+        default="",
+        help_text="How the pass was read: qr (the signed pass: camera or hand-held scanner) | code (typed).",
+    )
     reversed_at = Timestamptz(null=True, default=None)
     reversed_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.restrict)
     reversal_reason = Varchar(length=200, default="")

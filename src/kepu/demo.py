@@ -497,6 +497,7 @@ async def _store_venue(
                         staff=staff_id,
                         device=scan.device,
                         offline=scan.offline,
+                        method="qr",
                         # Offline scans carry the device's nonce so a re-sync cannot count them twice.
                         nonce=uuid.uuid4().hex if scan.offline else None,
                         created_at=scan.at,

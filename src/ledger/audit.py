@@ -192,7 +192,7 @@ _ENTRIES = Statement(
 _TIP = Statement("SELECT seq, hash FROM ledger_tip WHERE venue = $1")
 _CHECKINS = Statement(
     "SELECT id, booking, venue, result, students, chaperones, staff, device, offline, nonce, scanned_at,"
-    " needs_review, created_at, reversed_at, reversed_by, reversal_reason"
+    " needs_review, created_at, method, reversed_at, reversed_by, reversal_reason"
     " FROM bookings_checkin WHERE venue = $1 ORDER BY id"
 )
 _STORED_HEADS = Statement(

@@ -32,6 +32,7 @@ SCAN_FIELDS = (
     "scanned_at",
     "needs_review",
     "created_at",
+    "method",
 )
 BOOL_FIELDS = frozenset({"offline", "needs_review"})
 
@@ -105,7 +106,7 @@ async def append(venue_id: int, kind: str, checkin_id: int, record: dict[str, An
 
 _UNCHAINED = Statement(
     "SELECT c.id, c.booking, c.venue, c.result, c.students, c.chaperones, c.staff, c.device, c.offline,"
-    " c.nonce, c.scanned_at, c.needs_review, c.created_at FROM bookings_checkin c"
+    " c.nonce, c.scanned_at, c.needs_review, c.created_at, c.method FROM bookings_checkin c"
     " WHERE c.venue IS NOT NULL AND NOT EXISTS"
     " (SELECT 1 FROM ledger_entry e WHERE e.kind = 'scan' AND e.checkin = c.id)"
     " ORDER BY c.venue, c.id"
