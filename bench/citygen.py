@@ -270,8 +270,8 @@ async def generate(scale: Scale, year: int, seed: int = 2026) -> Counts:
             admitted_s, admitted_c = arrived_s, arrived_c
             if rng.random() < 0.04:  # an accidental rescan at the door, denied and kept
                 checkin_objs.append(
-                    CheckIn(booking=bid, venue=row.venue, result="already_checked_in", device="bench", method="qr",
-                            scanned_at=first_at + timedelta(minutes=1),
+                    CheckIn(booking=bid, venue=row.venue, result="already_checked_in", device="bench",
+                            method="qr", scanned_at=first_at + timedelta(minutes=1),
                             created_at=first_at + timedelta(minutes=1))
                 )  # fmt: skip
         booking_objs.append(
