@@ -16,7 +16,7 @@ from bookings.rules import Rules, adults_needed, effective_rules, students_per_a
 from bookings.schemas import CheckInForm, CheckInOutcome
 from bookings.tickets import normalize_code, pass_kid, verify_pass
 from core import clock
-from core.db import write_transaction
+from core.db import is_sqlite, write_transaction
 from core.errors import Forbidden
 from core.i18n import N_, gettext
 from core.sql import Statement
@@ -87,6 +87,7 @@ async def _record(
     meta: ScanMeta,
     students: int = 0,
     chaperones: int = 0,
+    tip: _Tip | None = None,
 ) -> None:
     now = clock.now()
     record: dict[str, Any] = {
@@ -108,14 +109,56 @@ async def _record(
         "created_at": now,
         "method": meta.method,
     }
+    assert venue_id is not None
+    if tip is not None:
+        # PostgreSQL: the check-in, its ledger entry and the venue's new tip in one round trip (the tip
+        # was locked, and the check-in's id drawn, by the statement that read the booking).
+        record["id"] = tip.checkin_id
+        payload = chain.canonical(chain.scan_record(record))
+        digest = chain.entry_hash(tip.hash, payload)
+        await _RECORD_PG.execute(
+            tip.checkin_id,
+            *(record[f] for f in _CHECKIN_FIELDS),
+            venue_id,
+            tip.seq + 1,
+            tip.checkin_id,
+            payload,
+            tip.hash,
+            digest,
+            now,
+            tip.seq + 1,
+            digest,
+            venue_id,
+        )
+        return
     row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
-    assert row is not None and venue_id is not None
+    assert row is not None
     record["id"] = row["id"]
     # Every scan, admitted or denied, goes into the venue's hash chain in the same transaction.
     await chain.append(venue_id, "scan", row["id"], chain.scan_record(record), now)
 
 
 _BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """The venue's ledger tip, locked for this transaction, and the id drawn for the scan's record."""
+
+    seq: int
+    hash: str
+    checkin_id: int
+
+
+_RECORD_PG = Statement(
+    "WITH c AS (INSERT INTO bookings_checkin (id, booking, venue, result, students, chaperones, staff,"
+    " device, offline, nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason,"
+    " created_at, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, '',"
+    " $13, $14)),"
+    " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
+    " VALUES ($15, $16, 'scan', $17, $18, $19, $20, $21))"
+    " UPDATE ledger_tip SET seq = $22, hash = $23 WHERE venue = $24"
+)
 
 
 async def _find_booking(token: str) -> tuple[int | None, str]:
@@ -217,8 +260,7 @@ async def replay(actor: UserView, nonce: str) -> CheckInOutcome | None:
 
 # What the door needs of a booking, in one statement: its counts, the school, the slot's times, and
 # the ratios of the venue and of the slot's programme (merged by rules.effective_rules).
-_BOOKING_ROW = Statement(
-    """SELECT b.id, b.venue, b.status, b.students, b.chaperones, b.admitted_students,
+_BOOKING_SELECT = """SELECT b.id, b.venue, b.status, b.students, b.chaperones, b.admitted_students,
        b.admitted_chaperones, b.first_admitted_at, b.class_name, b.grade, b.grade_band,
        sc.name AS school_name, sl.starts_at, sl.ends_at,
        v.arrival_before_start_minutes AS arrival_before, v.arrival_after_end_minutes AS arrival_after,
@@ -229,8 +271,16 @@ _BOOKING_ROW = Statement(
      JOIN accounts_school sc ON sc.id = b.school
      JOIN venues_slot sl ON sl.id = b.slot
      JOIN venues_venue v ON v.id = b.venue
-     LEFT JOIN venues_programme p ON p.id = sl.programme
-     WHERE b.id = $1"""
+     LEFT JOIN venues_programme p ON p.id = sl.programme"""
+_BOOKING_ROW = Statement(_BOOKING_SELECT + " WHERE b.id = $1")
+# PostgreSQL's door in one statement: lock the caller's venue's ledger tip (every scan is chained, and
+# scans of a venue take its tip in turn anyway), draw the scan's id, and read the booking by its id
+# (a signed pass) or its code (typed). No row: the venue has no tip yet.
+_DOOR_PG = Statement(
+    "SELECT t.seq AS tip_seq, t.hash AS tip_hash,"
+    " nextval(pg_get_serial_sequence('bookings_checkin', 'id')) AS checkin_id, bk.*"
+    " FROM ledger_tip t LEFT JOIN (" + _BOOKING_SELECT + " WHERE b.id = $1 OR b.code = $2) bk ON TRUE"
+    " WHERE t.venue = $3 FOR UPDATE OF t"
 )
 
 
@@ -249,21 +299,44 @@ _COUNTS = Statement(
 )
 
 
-async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
-    booking_id, method = await _find_booking(form.token)
-    meta = replace(meta, method=method)
-    row = await _booking_row(booking_id) if booking_id is not None else None
+async def _door_pg(venue_id: int, token: str) -> tuple[dict[str, Any] | None, str, _Tip]:
+    """PostgreSQL: the booking a token names (or None), how it was read, and the venue's locked tip."""
+    claims = verify_pass(token, await keys.public_keys(pass_kid(token)))
+    booking_id, code = (claims.booking_id, None) if claims is not None else (None, normalize_code(token))
+    method = "qr" if claims is not None else "code" if code is not None else ""
+    row = await _DOOR_PG.fetchrow(booking_id, code, venue_id)
     if row is None:
-        await _record(actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta)
+        await chain.ensure_tip(venue_id)
+        row = await _DOOR_PG.fetchrow(booking_id, code, venue_id)
+        assert row is not None
+    tip = _Tip(int(row.pop("tip_seq")), str(row.pop("tip_hash")), int(row.pop("checkin_id")))
+    return (row if row["id"] is not None else None), method, tip
+
+
+async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
+    assert actor.venue_id is not None
+    tip: _Tip | None = None
+    if is_sqlite():
+        booking_id, method = await _find_booking(form.token)
+        row = await _booking_row(booking_id) if booking_id is not None else None
+    else:
+        row, method, tip = await _door_pg(actor.venue_id, form.token)
+    meta = replace(meta, method=method)
+    if row is None:
+        await _record(
+            actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta, tip=tip
+        )
         return _outcome("invalid")
     bid = int(row["id"])
     if row["venue"] != actor.venue_id:
         # Not the caller's venue: record the attempt against the caller's venue, reveal nothing.
-        await _record(actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta)
+        await _record(
+            actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta, tip=tip
+        )
         return _outcome("wrong_venue")
 
     async def deny(result: str, **params: Any) -> CheckInOutcome:
-        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form, meta=meta)
+        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form, meta=meta, tip=tip)
         out = _outcome(result, bid, **params)
         _describe(out, row)
         return out
@@ -318,6 +391,7 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
                 meta=meta,
                 students=students,
                 chaperones=chaperones,
+                tip=tip,
             )
             out = _outcome("admitted", bid, students=students, chaperones=chaperones)
             out.students, out.chaperones = students, chaperones

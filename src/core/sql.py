@@ -47,8 +47,8 @@ class Statement:
             async with db.pool.acquire() as conn:
                 return [dict(r) for r in await conn.fetch(self.pg, *args)]
         if tx is not None:
-            async with tx.connection.execute(self.sqlite, args) as cursor:
-                return list(await cursor.fetchall())
+            # One trip to the connection's thread (execute, fetch and close the cursor there).
+            return list(await tx.connection.execute_fetchall(self.sqlite, args))
         # Outside a transaction: the tuned engine's reader connections while the app runs (else a new one).
         rows: list[dict[str, Any]] = await db._run_in_new_connection(self.sqlite, list(args))  # type: ignore[attr-defined]
         return rows

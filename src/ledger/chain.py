@@ -85,6 +85,11 @@ _ADD_ENTRY = Statement(
 )
 
 
+async def ensure_tip(venue_id: int) -> None:
+    """Give a venue its chain's tip row (at the genesis hash) if it has none yet."""
+    await _NEW_TIP.execute(venue_id, GENESIS)
+
+
 async def append(venue_id: int, kind: str, checkin_id: int, record: dict[str, Any], now: datetime) -> int:
     """Add a record to the venue's chain inside the caller's write transaction; its position (seq)."""
     if engine().current_transaction.get() is None:

@@ -1,0 +1,196 @@
+"""Profile one request path in-process: the app is called through ASGI directly (no HTTP client, no
+socket), so the process CPU time per request is the server's alone. Run by hand:
+
+    python -m bench.profile door --db sqlite --n 2000 [--pyinstrument]
+    python -m bench.profile book --db postgres --n 1000
+
+It builds the small benchmark city (bench.citygen) with the scenario fixtures of bench.run in a fresh
+database, then times the path and prints CPU ms per request (and a pyinstrument profile if asked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PG_ADMIN = os.environ.get("KEPU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class Asgi:
+    """A minimal ASGI caller: one request, the status and body back."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def call(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        raw = json.dumps(body).encode() if body is not None else b""
+        hdrs = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        if body is not None:
+            hdrs += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+        path_only, _, query = path.partition("?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path_only,
+            "raw_path": path_only.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), *hdrs],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, b"".join(chunks)
+
+
+async def lifespan(app: Any) -> tuple[asyncio.Task[None], asyncio.Queue[dict[str, Any]]]:
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
+    )
+    message = await outbox.get()
+    assert message["type"] == "lifespan.startup.complete", message
+    return task, inbox
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    from bench.run import _fixtures
+
+    fx = await _fixtures("small", args.year)
+    from kepu.app import create_app
+
+    app = create_app()
+    task, inbox = await lifespan(app)
+    client = Asgi(app)
+    staff = {"authorization": f"Bearer {fx['staff_token']}"}
+    if args.path == "door":
+        calls = [("POST", "/api/v1/checkins", {"token": t}, staff) for t in fx["door_tokens"][: args.n]]
+        expect = {200}
+    elif args.path == "rescan":
+        for t in fx["door_tokens"][: args.n]:
+            await client.call("POST", "/api/v1/checkins", {"token": t}, staff)
+        calls = [("POST", "/api/v1/checkins", {"token": t}, staff) for t in fx["door_tokens"][: args.n]]
+        expect = {409}
+    elif args.path == "book":
+        teachers = fx["teacher_tokens"]
+        popular = fx["popular_slots"]
+        calls = [
+            (
+                "POST",
+                "/api/v1/bookings",
+                {"slot_id": popular[n % len(popular)], "students": 3, "chaperones": 1},
+                {"authorization": f"Bearer {teachers[n % len(teachers)]}"},
+            )
+            for n in range(args.n)
+        ]
+        expect = {201, 409}
+    else:
+        raise SystemExit(f"unknown path {args.path}")
+    # Warm up on a few calls outside the measurement (imports, prepared statements, caches).
+    warm, calls = calls[:20], calls[20:]
+    for c in warm:
+        await client.call(*c)
+    profiler = None
+    cprof = None
+    if args.cprofile:
+        import cProfile
+
+        cprof = cProfile.Profile()
+        cprof.enable()
+    if args.pyinstrument:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002, async_mode="enabled")
+        profiler.start()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    statuses: dict[int, int] = {}
+    for c in calls:
+        status, body = await client.call(*c)
+        statuses[status] = statuses.get(status, 0) + 1
+        if status not in expect:
+            print(status, body[:300], file=sys.stderr)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if cprof is not None:
+        import pstats
+
+        cprof.disable()
+        pstats.Stats(cprof).sort_stats("tottime").print_stats(45)
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    n = len(calls)
+    print(f"{args.path} on {args.db}: {n} requests, statuses {statuses}")
+    print(f"  process CPU {cpu * 1000 / n:.3f} ms/request, wall {wall * 1000 / n:.3f} ms/request")
+    await inbox.put({"type": "lifespan.shutdown"})
+    await task
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("path", choices=["door", "rescan", "book"])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--cprofile", action="store_true", help="print the functions by own time")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="kepu-profile-"))
+    if args.db == "sqlite":
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'profile.sqlite3'}"
+    else:
+        import asyncpg
+
+        name = f"kepu_profile_{os.getpid()}"
+
+        async def admin(sql: str) -> None:
+            conn = await asyncpg.connect(PG_ADMIN)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        os.environ["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    os.environ.setdefault("KEPU_SECRET_KEY", "bench-profile")
+    try:
+        asyncio.run(main_async(args))
+    finally:
+        if args.db == "postgres":
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
