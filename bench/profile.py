@@ -28,12 +28,38 @@ class Asgi:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.cookies: dict[str, str] = {}
+
+    def cookie_header(self) -> dict[str, str]:
+        return {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    async def sign_in(self, username: str, password: str) -> dict[str, str]:
+        """Sign in through the login form; the Cookie header for page requests."""
+        import re
+        from urllib.parse import urlencode
+
+        _, page = await self.call("GET", "/login", None, {})
+        token = re.search(rb'name="_csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = urlencode(
+            {"username": username, "password": password, "next": "/", "_csrf_token": token[1].decode()}
+        ).encode()
+        status, _ = await self.call("POST", "/login", form, self.cookie_header())
+        assert status in (200, 302, 303), status
+        return self.cookie_header()
 
     async def call(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
-        raw = json.dumps(body).encode() if body is not None else b""
         hdrs = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-        if body is not None:
-            hdrs += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+        if isinstance(body, bytes):  # a form, already encoded
+            raw = body
+            hdrs += [
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(raw)).encode()),
+            ]
+        else:
+            raw = json.dumps(body).encode() if body is not None else b""
+            if body is not None:
+                hdrs += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
         path_only, _, query = path.partition("?")
         scope = {
             "type": "http",
@@ -66,6 +92,10 @@ class Asgi:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                for k, v in message.get("headers", []):
+                    if k.lower() == b"set-cookie":
+                        name, _, rest = v.decode().partition("=")
+                        self.cookies[name] = rest.split(";", 1)[0]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
@@ -95,6 +125,7 @@ async def main_async(args: argparse.Namespace) -> None:
     task, inbox = await lifespan(app)
     client = Asgi(app)
     staff = {"authorization": f"Bearer {fx['staff_token']}"}
+    calls: list[tuple[str, str, Any, dict[str, str]]]
     if args.path == "door":
         calls = [("POST", "/api/v1/checkins", {"token": t}, staff) for t in fx["door_tokens"][: args.n]]
         expect = {200}
@@ -116,6 +147,18 @@ async def main_async(args: argparse.Namespace) -> None:
             for n in range(args.n)
         ]
         expect = {201, 409}
+    elif args.path.startswith("page-"):
+        who = fx["staff"] if args.path == "page-roster" else fx["teacher"]
+        cookie = await client.sign_in(who, fx["password"])
+        url = {
+            "page-catalogue": "/venues",
+            "page-programmes": "/programmes",
+            "page-venue": f"/venues/{fx['venue_id']}",
+            "page-pass": f"/bookings/{fx['booking_id']}",
+            "page-roster": f"/slots/{fx['door_slot']}",
+        }[args.path]
+        calls = [("GET", url, None, cookie)] * args.n
+        expect = {200}
     else:
         raise SystemExit(f"unknown path {args.path}")
     # Warm up on a few calls outside the measurement (imports, prepared statements, caches).
@@ -159,7 +202,13 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["door", "rescan", "book"])
+    parser.add_argument(
+        "path",
+        choices=[
+            "door", "rescan", "book",
+            "page-catalogue", "page-programmes", "page-venue", "page-pass", "page-roster",
+        ],
+    )  # fmt: skip
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--year", type=int, default=2025)

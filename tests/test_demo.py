@@ -15,6 +15,7 @@ from bookings.tables import Booking, CheckIn, PassKey
 from bookings.tickets import verify_pass
 from core import clock
 from core.db import database_lifespan
+from evaluation.demo_anomalies import DEVICE_PREFIX
 from kepu.demo import DEMO_PASSWORD, _free_suffix, load_demo, run_demo
 from tests.conftest import Clock
 from venues.tables import KINDS, Slot, StaffMembership, Venue
@@ -62,7 +63,13 @@ async def _check_demo() -> dict[str, int]:
     }
     assert len(today_venues) >= 2
 
-    scans = await CheckIn.select()
+    # The anomalies planted for the auditor's dashboard are inconsistent on purpose (more admitted
+    # than booked, a booking made after the visit ...): their bookings are left out here.
+    every_scan = await CheckIn.select()
+    planted = {c["booking"] for c in every_scan if c["device"].startswith(DEVICE_PREFIX)}
+    assert planted, "the demo plants a few anomalies"
+    scans = [c for c in every_scan if c["booking"] not in planted]
+    bookings = [b for b in bookings if b["id"] not in planted]
     admitted: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for c in scans:
         assert c["created_at"] <= now

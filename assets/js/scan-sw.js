@@ -8,6 +8,7 @@ const FILES = [
   "/staff/scan",
   "/static/js/scan.js",
   "/static/js/walkin.js",
+  "/static/js/app.js",
   "/static/css/kepu.css",
   "/static/img/icon.svg",
   VENDOR + "barcode-detector.ponyfill.iife.js",

@@ -154,7 +154,22 @@ async def export(user_id: int) -> dict[str, Any]:
             .where(waitlist.teacher == user_id)
             .order_by(waitlist.id)
         )
+    data["name_lists"] = await _name_lists(user_id)
     return data
+
+
+def _privacy_namelists() -> Any:
+    try:
+        from privacy import namelists
+    except ImportError:  # pragma: no cover - privacy is part of kepu
+        return None
+    return namelists
+
+
+async def _name_lists(user_id: int) -> list[dict[str, Any]]:
+    """The pupils' name lists this teacher gave: counts and dates, names masked (privacy app)."""
+    namelists = _privacy_namelists()
+    return [] if namelists is None else list(await namelists.export_for(user_id))
 
 
 def export_json(data: dict[str, Any]) -> bytes:
@@ -219,6 +234,11 @@ async def delete_account(user_id: int, password: str) -> dict[str, str]:
             await booking.update({booking.lead_teacher_name: "", booking.lead_teacher_phone: ""}).where(
                 booking.teacher == user_id
             )
+        namelists = _privacy_namelists()
+        if namelists is not None:
+            await namelists.erase_for_teacher(user_id)  # pupils' names go with the account
         await AccountToken.delete().where(AccountToken.user == user_id)
         await end_sessions(user_id)  # page sessions and API tokens
+    if namelists is not None:
+        await namelists.flush()  # no copy of the erased names left in the database's files
     return {}

@@ -83,7 +83,7 @@ async def schools_import(request: Request[Any, Any, Any]) -> Template | Redirect
     check = schools.check_csv(data)
     partial = form.get("partial") in ("on", "1", "yes")
     if check.clean or (partial and check.rows and not check.file_problem):
-        result = await schools.import_rows(check.rows)
+        result = await schools.import_rows(check.rows, actor=request.scope["user"])
         _flash_result(request, result)
         return Redirect("/audit/schools", status_code=303)
     pending = ""
@@ -108,7 +108,7 @@ async def schools_import_clean(request: Request[Any, Any, Any]) -> Template | Re
             },
             status_code=400,
         )
-    _flash_result(request, await schools.import_rows(rows))
+    _flash_result(request, await schools.import_rows(rows, actor=request.scope["user"]))
     return Redirect("/audit/schools", status_code=303)
 
 

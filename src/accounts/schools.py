@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+import auditlog
 from accounts.labels import STAGE_NAMES_ZH, stage_code
 from accounts.tables import DISTRICTS, School, StoreEntry
 from core import clock
@@ -208,8 +209,9 @@ def check_csv(data: bytes) -> ImportCheck:
     return ImportCheck(rows=rows, problems=problems, bad_rows=len(bad_rows))
 
 
-async def import_rows(rows: list[SchoolRow]) -> ImportResult:
-    """Add the schools that are new (matched on name and district); set the stage where it changed."""
+async def import_rows(rows: list[SchoolRow], *, actor: Any = None) -> ImportResult:
+    """Add the schools that are new (matched on name and district); set the stage where it changed.
+    An import by a person (`actor`) goes in the audit log with its counts."""
     created = updated = unchanged = 0
     if not rows:
         return ImportResult(0, 0, 0)
@@ -242,6 +244,9 @@ async def import_rows(rows: list[SchoolRow]) -> ImportResult:
             )
             created += len(inserted)
             unchanged += len(new[start : start + 500]) - len(inserted)
+        if actor is not None and (created or updated):
+            after = {"created": created, "updated": updated, "unchanged": unchanged}
+            await auditlog.record(actor, "school.import", "school", "", after=after)
     return ImportResult(created=created, updated=updated, unchanged=unchanged)
 
 

@@ -200,7 +200,9 @@ async def reset_submit(request: Request[Any, Any, Any], token: FromPath[str]) ->
 
 @get("/privacy", include_in_schema=False)
 async def privacy_page() -> Template:
-    return Template("accounts/privacy.html")
+    from privacy.namelists import retention_days  # the days name lists are kept after a visit
+
+    return Template("accounts/privacy.html", context={"namelist_days": retention_days()})
 
 
 async def _account_page(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
+import auditlog
 from accounts import throttle
 from accounts.passwords import hash_password, verify_password
 from accounts.schemas import SchoolView, UserView
@@ -78,8 +79,10 @@ async def create_user(
     phone: str = "",
     school_id: int | None = None,
     min_password_length: int = MIN_PASSWORD_LENGTH,
+    actor: Any = None,
 ) -> int:
-    """Create an account; the caller links staff to a venue (venues depends on accounts, not back)."""
+    """Create an account; the caller links staff to a venue (venues depends on accounts, not back).
+    An account made by someone else (`actor`: an auditor, or auditlog.CONSOLE) goes in the audit log."""
     if not USERNAME_RE.match(username):
         raise AccountError("bad_username")
     if role not in ROLES:
@@ -105,7 +108,13 @@ async def create_user(
                 created_at=clock.now(),
             )
         ).returning(User.id)
-    return int(rows[0]["id"])
+        user_id = int(rows[0]["id"])
+        if actor is not None:
+            after = {"username": username, "display_name": display_name or username, "role": role}
+            await auditlog.record(
+                actor, "user.create", "user", user_id, after={**after, "school_id": school_id}
+            )
+    return user_id
 
 
 async def check_sign_in(username: str, password: str) -> tuple[int | None, bool]:

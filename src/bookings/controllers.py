@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
 
@@ -24,6 +24,18 @@ from bookings.schemas import (
 )
 from core.guards import requires_role
 from core.jsonbody import strict_json_body
+
+
+async def _decidable_booking(request: Request[Any, Any, Any]) -> None:
+    """Permission before validation: another venue's booking is 404 before its body is read."""
+    await services.get_booking(request.scope["user"], request.path_params["booking_id"])
+    await strict_json_body(request)
+
+
+async def _reversible_checkin(request: Request[Any, Any, Any]) -> None:
+    """Permission before validation: who may reverse is decided before the reason is read."""
+    await reversal.require_reverser(request.scope["user"], request.path_params["checkin_id"])
+    await strict_json_body(request)
 
 
 class BookingList(msgspec.Struct):
@@ -80,6 +92,7 @@ class BookingApi(Controller):
         status_code=200,
         summary="Decline a requested booking with a reason (staff of its venue); the places return",
         guards=[requires_role("staff")],
+        before_request=_decidable_booking,
     )
     async def decline(
         self,
@@ -127,6 +140,7 @@ class CheckInApi(Controller):
         "/{checkin_id:int}/reverse",
         status_code=200,
         summary="Reverse an admission with a reason (a supervisor of the venue); its people are given back",
+        before_request=_reversible_checkin,
     )
     async def reverse(
         self,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import auditlog
 from bookings.tables import PassKey
 from bookings.tickets import SigningKey, generate_signing_key
 from core import clock
@@ -52,11 +54,13 @@ async def ensure_key() -> SigningKey:
     return _active
 
 
-async def rotate() -> SigningKey:
-    """Make a new active key; passes signed with older keys keep verifying."""
+async def rotate(actor: Any = None) -> SigningKey:
+    """Make a new active key; passes signed with older keys keep verifying. Logged (no actor: the system)."""
     fresh = generate_signing_key(0)
     async with write_transaction():
-        await PassKey.update({PassKey.active: False}).where(PassKey.active.eq(True))
+        old = (
+            await PassKey.update({PassKey.active: False}).where(PassKey.active.eq(True)).returning(PassKey.id)
+        )
         rows = await PassKey.insert(
             PassKey(
                 private_key=fresh.private_key,
@@ -65,6 +69,14 @@ async def rotate() -> SigningKey:
                 created_at=clock.now(),
             )
         ).returning(PassKey.id)
+        await auditlog.record(
+            actor,
+            "passkey.rotate",
+            "pass_key",
+            rows[0]["id"],
+            before={"active_key_ids": sorted(r["id"] for r in old)},
+            after={"active_key_ids": [rows[0]["id"]]},
+        )
     await _load()
     return dataclasses.replace(fresh, kid=rows[0]["id"])
 

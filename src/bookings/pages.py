@@ -166,6 +166,13 @@ async def _slot_notices(actor: UserView) -> list[Any]:
     return list(await slot_notices(actor))
 
 
+async def _namelist(actor: UserView, booking: Any) -> Any:
+    """The teacher's name list, when the venue requires one (privacy app)."""
+    from privacy.namelists import pass_summary
+
+    return await pass_summary(actor, booking)
+
+
 async def _pass_page(
     actor: UserView, booking_id: int, *, errors: dict[str, str] | None = None, status_code: int = 200
 ) -> Template:
@@ -188,6 +195,7 @@ async def _pass_page(
             "standing": (await services.school_standing([booking.school_id]))[booking.school_id],
             "errors": errors or {},
             **(await pass_extras(actor, booking)),
+            "namelist": await _namelist(actor, booking),
         },
         status_code=status_code,
     )
@@ -340,6 +348,7 @@ async def request_approve(
 async def request_decline(
     request: Request[Any, Any, Any], actor: NamedDependency[UserView], booking_id: FromPath[int]
 ) -> Template | Redirect:
+    await services.get_booking(actor, booking_id)  # another venue's booking is 404 before the form is read
     data = await form_data(request)
     form, errors = parse_form(DeclineForm, {"reason": data.get("reason") or ""})
     if form is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import auditlog
 from accounts.schemas import UserView
 from bookings import services
 from bookings.schemas import CheckInView
@@ -103,6 +104,18 @@ async def booking_checkins(actor: UserView, booking_id: int) -> list[CheckInView
     return [checkin_view(r) for r in rows]
 
 
+async def require_reverser(actor: UserView, checkin_id: int) -> None:
+    """Whether the actor may reverse this check-in, decided before the reason is read: another venue's
+    check-in is 404, a door worker's attempt 403 (reverse_checkin checks it all again when it writes)."""
+    if not actor.is_staff or actor.venue_id is None:
+        raise Forbidden("role")
+    own = CheckIn.exists().where((CheckIn.id == checkin_id) & (CheckIn.venue == actor.venue_id))
+    if not valid_id(checkin_id) or not await own:
+        raise NotFound("checkin")
+    if actor.venue_role != "supervisor":
+        raise ReversalError("supervisor")
+
+
 async def reverse_checkin(actor: UserView, checkin_id: int, reason: str) -> CheckInView:
     """Reverse an admission at the actor's venue (supervisors only) and give its people back."""
     if not actor.is_staff or actor.venue_id is None:
@@ -149,6 +162,21 @@ async def reverse_checkin(actor: UserView, checkin_id: int, reason: str) -> Chec
             now,
         )
         fresh = await CheckIn.select(*COLUMNS).where(CheckIn.id == checkin_id).first()
+        await auditlog.record(
+            actor,
+            "checkin.reverse",
+            "checkin",
+            checkin_id,
+            before={"reversed": False},
+            after={
+                "reversed": True,
+                "booking_id": row["booking"],
+                "students": students,
+                "chaperones": chaperones,
+            },
+            venue_id=actor.venue_id,
+            reason=reason,
+        )
     assert fresh is not None
     return checkin_view(fresh)
 

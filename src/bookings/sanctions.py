@@ -22,6 +22,7 @@ from bookings.tables import Strike
 from core import clock
 from core.errors import DomainError
 from core.i18n import N_
+from core.sql import Statement
 
 
 class SanctionError(DomainError):
@@ -76,6 +77,11 @@ class Sanction(msgspec.Struct):
         return self.restricted_until is not None
 
 
+_STRIKES_OF_ONE = Statement(
+    "SELECT school, created_at FROM bookings_strike WHERE school = $1 AND created_at >= $2"
+)
+
+
 async def sanctions_of(school_ids: list[int]) -> dict[int, Sanction]:
     """Per school, in one query. A restriction runs until (and including) `restricted_until`."""
     conf = settings()
@@ -86,9 +92,12 @@ async def sanctions_of(school_ids: list[int]) -> dict[int, Sanction]:
     if not school_ids:
         return out
     since = clock.now() - timedelta(days=conf.window_days)
-    rows = await Strike.select(Strike.school, Strike.created_at).where(
-        Strike.school.is_in(school_ids) & (Strike.created_at >= since)
-    )
+    if len(school_ids) == 1:  # every booking asks this of its school: a prepared statement
+        rows = await _STRIKES_OF_ONE.fetch(school_ids[0], since)
+    else:
+        rows = await Strike.select(Strike.school, Strike.created_at).where(
+            Strike.school.is_in(school_ids) & (Strike.created_at >= since)
+        )
     last: dict[int, date] = {}
     for r in rows:
         out[r["school"]].strikes += 1

@@ -105,6 +105,7 @@ async def checkins_page(actor: NamedDependency[UserView], booking_id: FromPath[i
 async def reverse_submit(
     request: Request[Any, Any, Any], actor: NamedDependency[UserView], checkin_id: FromPath[int]
 ) -> Template | Redirect:
+    await reversal.require_reverser(actor, checkin_id)  # permission before the form is read
     data = await form_data(request)
     raw_booking = str(data.get("booking_id") or "")
     form, errors = parse_form(ReverseForm, {"reason": data.get("reason") or ""})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -22,6 +23,14 @@ from piccolo.table import Table
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
 READERS = 4  # long-lived SQLite connections for statements outside transactions, per process
+# Every PostgreSQL connection's settings: the city-wide evaluation sorts ~300,000 bookings per query,
+# which spilled to disk with the default 4 MB; JIT compilation cost more than it saved on every
+# query kepu runs (bench/RESULTS.md).
+PG_SESSION_SETTINGS = {
+    "work_mem": os.environ.get("KEPU_PG_WORK_MEM", "64MB"),
+    "jit": "off",
+}
+SQLITE_MMAP_BYTES = int(os.environ.get("KEPU_SQLITE_MMAP_MB", "256")) * 1024 * 1024
 # Row ids are PostgreSQL integers; a larger number names nothing, and the drivers fail on it (asyncpg
 # beyond 32 bits, sqlite3 beyond 64) instead of finding no row.
 MAX_ID = 2**31 - 1
@@ -43,6 +52,10 @@ class TunedSQLiteEngine(SQLiteEngine):
     async def get_connection(self) -> Any:
         conn = await super().get_connection()  # sets foreign_keys = 1 and the dict row factory
         await conn.execute("PRAGMA synchronous = NORMAL")
+        # Reads straight from the OS page cache instead of a read() call per page: the city-wide
+        # aggregations of the evaluation ran 2–3× faster (bench/RESULTS.md). The mapped pages are the
+        # file's, shared with the page cache, not this process's own memory.
+        await conn.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
         return conn
 
     async def _run_in_existing_connection(
@@ -201,7 +214,7 @@ def sqlite_path(url: str) -> str:
 
 def engine_from_url(url: str | None) -> Engine:
     if url and url.startswith(("postgres://", "postgresql://")):
-        return PostgresEngine(config={"dsn": url}, log_queries=False)
+        return PostgresEngine(config={"dsn": url, "server_settings": PG_SESSION_SETTINGS}, log_queries=False)
     if url and not url.startswith("sqlite:///"):
         raise ValueError(
             f"DATABASE_URL must start with sqlite:/// or postgresql:// (got {urlparse(url).scheme or url!r})"

@@ -17,6 +17,12 @@ ROTATE_KEY = "kepu.rotate_session"
 _NEW_ID_KEY = "kepu.new_session_id"
 # Put into the session data at sign-in (POSIX seconds); checked against absolute_max_age.
 SIGNED_IN_AT_KEY = "signed_in_at"
+# When the stored session was last renewed (POSIX seconds). A request that changes nothing in a session
+# renewed less than TOUCH_EVERY seconds ago writes nothing: reading a page is not a database write.
+# The idle timeout therefore counts from at most TOUCH_EVERY seconds before the last request.
+TOUCHED_KEY = "touched"
+TOUCH_EVERY = 60
+_LOADED_KEY = "kepu.session_loaded"
 
 
 def rotate_session_id(scope: Any) -> None:
@@ -38,8 +44,22 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
         old_id = connection.cookies.get(self.config.key)
-        if connection.scope.get(ROTATE_KEY) and old_id:
+        rotating = bool(connection.scope.get(ROTATE_KEY))
+        if rotating and old_id:
             await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+        if isinstance(scope_session, dict) and scope_session:
+            now = clock.now().timestamp()
+            touched = scope_session.get(TOUCHED_KEY)
+            loaded = connection.scope.get(_LOADED_KEY)
+            if (
+                not rotating
+                and loaded is not None
+                and isinstance(touched, int | float)
+                and now - touched < TOUCH_EVERY
+                and self.serialize_data(scope_session, connection.scope) == loaded
+            ):
+                return  # unchanged, and renewed a moment ago: the store and the cookie stay as they are
+            scope_session[TOUCHED_KEY] = int(now)
         await super().store_in_message(scope_session, message, connection)
 
     async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
@@ -58,6 +78,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             # Whatever this response stores goes under a new id: the old one is never used again.
             rotate_session_id(connection.scope)
             return {}
+        if data:
+            connection.scope[_LOADED_KEY] = self.serialize_data(data, connection.scope)  # type: ignore[literal-required]
         return data
 
 

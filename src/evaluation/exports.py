@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from evaluation import national_stats
 from evaluation.scorecard import METRICS, STAGES, CityYear, Scorecard
 
 # Chinese headers: the 科协's spreadsheets are in Chinese whatever language the page is in.
@@ -48,6 +49,7 @@ ZH_KIND = {
 }
 ZH_STAGE = {"preschool": "学前", "primary": "小学", "junior": "初中", "senior": "高中", "other": "未注明"}
 MONTHS_ZH = [f"{m}月" for m in range(1, 13)]
+HEAD.update(national_stats.OWN_HEAD)  # self-reported (自报) columns, at the end
 COLUMNS = list(HEAD)
 
 
@@ -65,6 +67,7 @@ def card_row(c: Scorecard) -> list[Any]:
         c.assessed_count,
         c.score,
         ZH_GRADE[c.grade],
+        *national_stats.own_cells(c),
     ]
 
 
@@ -103,6 +106,7 @@ def scorecards_xlsx(city: CityYear) -> bytes:
     for code in ("fulfilment_rate", "no_show_rate", "capacity_use"):
         metric_cols[COLUMNS.index(code) + 1] = "0.0"
     metric_cols[COLUMNS.index("score") + 1] = "0.0"
+    metric_cols.update(national_stats.own_formats(COLUMNS))
     sheet(f"{city.year}年考核", [HEAD[k] for k in COLUMNS], [card_row(c) for c in city.cards], metric_cols)
     sheet(
         "按月接待",
@@ -115,6 +119,7 @@ def scorecards_xlsx(city: CityYear) -> bytes:
         "按学段", ["学段", "学生人次"], [[ZH_STAGE[s], city.by_stage.get(s, 0)] for s in STAGES], {2: "#,##0"}
     )
     sheet("等级分布", ["等级", "基地数"], [[ZH_GRADE[g], n] for g, n in city.grades.items()], {2: "#,##0"})
+    national_stats.add_national_sheet(sheet, city)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from litestar import Response, get
@@ -13,7 +14,7 @@ from core.errors import NotFound
 from core.guards import requires_role
 from core.i18n import gettext
 from core.web import attachment
-from evaluation import charts, exports, metrics, scorecard
+from evaluation import anomalies, charts, exports, metrics, scorecard
 from timetable.services import scheduled_open_days, youth_free_days
 from venues.labels import DISTRICT_LABELS
 from venues.tables import Venue
@@ -22,7 +23,7 @@ from venues.tables import Venue
 @get("/audit", guards=[requires_role("auditor")], include_in_schema=False)
 async def year_table(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Template:
     chosen = metrics.check_year(year if year is not None else clock.today().year)
-    report = await metrics.venue_year_report(chosen)
+    report, flagged = await asyncio.gather(metrics.venue_year_report(chosen), anomalies.summary(chosen))
     totals = {
         field: sum(getattr(row, field) for row in report.items)
         for field in metrics.CSV_FIELDS
@@ -31,7 +32,12 @@ async def year_table(year: Annotated[int | None, QueryParameter(name="year")] = 
     this_year = clock.today().year
     return Template(
         "evaluation/year.html",
-        context={"report": report, "totals": totals, "years": list(range(this_year + 1, this_year - 5, -1))},
+        context={
+            "report": report,
+            "totals": totals,
+            "years": list(range(this_year + 1, this_year - 5, -1)),
+            "anomalies": flagged,
+        },
     )
 
 
@@ -106,7 +112,7 @@ async def scorecards(
             "STAGE_LABELS": scorecard.STAGE_LABELS,
             "STAGES": scorecard.STAGES,
             "MONTH_LABELS": MONTH_LABELS,
-            "campaigns": scorecard.campaign_periods(city.year),
+            "campaigns": await scorecard.load_campaign_periods(city.year),
             "shown": shown,
             "district": district,
             "grade": grade,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from activities.services import empty_figures as empty_activity_figures
+from activities.services import year_figures as activity_figures
 from core import clock
 from core.db import is_sqlite
 from core.i18n import N_
@@ -70,6 +72,13 @@ def campaign_periods(year: int) -> dict[str, tuple[date, date]]:
         "science_week": (may - timedelta(days=5), may + timedelta(days=1)),
         "science_day": (sep - timedelta(days=2), sep + timedelta(days=3)),
     }
+
+
+async def load_campaign_periods(year: int) -> dict[str, tuple[date, date]]:
+    """The dates the auditor set for the year (evaluation.campaigns), else the rule above."""
+    from evaluation.campaigns import periods  # it imports this module
+
+    return await periods(year)
 
 
 @dataclass
@@ -308,17 +317,18 @@ async def city_year(year: int) -> CityYear:
     """Every base's scorecard for a year: three aggregate queries for the whole city, run side by side."""
     lo, hi = clock.year_bounds(year)
     now = clock.now()
-    camp = campaign_periods(year)
+    camp = await load_campaign_periods(year)
     (wk_lo, wk_hi), (sd_lo, sd_hi) = camp["science_week"], camp["science_day"]
     week = (clock.day_bounds(wk_lo)[0], clock.day_bounds(wk_hi)[1])
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
-    venues, checkin_rows, booking_rows, capacity_rows, walk_in_rows = await asyncio.gather(
+    venues, checkin_rows, booking_rows, capacity_rows, walk_in_rows, own_figures = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
         Venue.raw(_checkins_sql(), lo, hi),
         Venue.raw(_BOOKINGS_SQL, *week, *sci_day, now, now, now, now, now, lo, hi),
         Venue.raw(_CAPACITY_SQL, lo, hi, now),
         Venue.raw(_WALK_INS_SQL, date(year, 1, 1), date(year, 12, 31)),
+        activity_figures(year, camp),
     )
     walk_ins = {r["venue_id"]: r for r in walk_in_rows}
     adm: dict[int, dict[str, int]] = {}
@@ -352,6 +362,10 @@ async def city_year(year: int) -> CityYear:
         # Visitors who came without a booking, tallied at the door (not scored: shown beside the figures).
         figures["walk_in_adults"] = _int(walk_ins.get(vid, {}).get("adults"))
         figures["walk_in_youth"] = _int(walk_ins.get(vid, {}).get("youth"))
+        # Self-reported (自报) by the base, kept apart from the check-in figures: its activities outside
+        # the bookings (by type, with attendance) and its annual self-report (None until filed).
+        figures["self_reported"] = own_figures.get(vid) or empty_activity_figures()
+        figures["activities_by_type"] = figures["self_reported"]["activities_by_type"]
         profile = profiles["by_id"].get(v["profile_id"]) or profiles["by_kind"].get(v["kind"]) or {}
         config = profile.get("config") or {}
         marks, score, grade = assess(figures, config)
@@ -385,8 +399,8 @@ async def city_year(year: int) -> CityYear:
 # ---- drill-down: the check-ins and bookings behind one figure of one base ------------------------
 
 
-def _in_campaign(day: date, year: int) -> bool:
-    return any(lo <= day <= hi for lo, hi in campaign_periods(year).values())
+def _in_campaign(day: date, periods: dict[str, tuple[date, date]]) -> bool:
+    return any(lo <= day <= hi for lo, hi in periods.values())
 
 
 def _as_date(v: Any) -> date:
@@ -446,7 +460,8 @@ async def drill(venue_id: int, year: int, metric: str) -> dict[str, Any]:
     elif metric == "partnership_sessions":
         items = [r for r in items if r["slot_kind"] == "school_visit"]
     elif metric == "campaign_activities":
-        items = [r for r in items if r["booking_id"] is not None and _in_campaign(r["d"], year)]
+        periods = await load_campaign_periods(year)
+        items = [r for r in items if r["booking_id"] is not None and _in_campaign(r["d"], periods)]
     elif metric in ("school_groups", "distinct_schools", "districts_reached"):
         items = [r for r in items if r["booking_id"] is not None]
     return {"kind": "checkins", "items": items}

@@ -21,6 +21,7 @@ from litestar.template import TemplateConfig
 
 from accounts import services as accounts
 from accounts.controllers import AuthApi
+from auditlog.context import RequestContextMiddleware
 from bookings import keys
 from bookings.controllers import BookingApi, CheckInApi
 from core import db
@@ -31,6 +32,7 @@ from kepu import __version__
 from kepu.auth import ActorMiddleware, provide_actor
 from kepu.errors import EXCEPTION_HANDLERS
 from kepu.i18n_web import LanguageMiddleware, install_gettext
+from kepu.openapi_errors import document_errors
 from kepu.pages import PAGE_HANDLERS
 from kepu.security import add_security_headers
 from kepu.settings import Settings
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             LanguageMiddleware(),
             sessions.middleware,
             ActorMiddleware(),
+            RequestContextMiddleware(),
         ],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore("session")},
@@ -159,4 +162,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Tests enter this directly in their own event loop (recipes/litestar-piccolo.md §5).
     app.state.kepu_lifespan = lifespan
     app.state.settings = settings
+    document_errors(app)
     return app

@@ -133,6 +133,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 async def _user_add(args: argparse.Namespace) -> str:
     from accounts import services as accounts
+    from auditlog import CONSOLE
     from core.db import database_lifespan, write_transaction
     from venues import services as venues
 
@@ -160,9 +161,10 @@ async def _user_add(args: argparse.Namespace) -> str:
                 school_id=school_id,
                 # The operator at the console chooses; the password rules guard self-service forms.
                 min_password_length=1,
+                actor=CONSOLE,
             )
             if args.role == "staff":
-                await venues.add_staff(venue_id, user_id, args.staff_role)
+                await venues.add_staff(venue_id, user_id, args.staff_role, actor=CONSOLE)
     return f"kepu user add: created {args.role} {args.username!r} (id {user_id})."
 
 

@@ -14,12 +14,14 @@ from datetime import date, datetime, time, timedelta
 from accounts import services as accounts
 from accounts.passwords import hash_password
 from accounts.tables import ROLES, School, User
+from activities.demo import add_demo_activities
 from bookings import keys
 from bookings.demo_waitlist import add_waitlist_and_strikes
 from bookings.tables import Booking, CheckIn
 from bookings.tickets import PassClaims, SigningKey, issue_pass, new_pass_code
 from core import clock
 from core.db import database_lifespan, insert_chunked, reserve_ids, write_transaction
+from evaluation.demo_anomalies import add_demo_anomalies
 from ledger import chain
 from registry.demo import add_demo_accreditation
 from timetable.demo import add_demo_timetable
@@ -645,10 +647,13 @@ async def load_demo() -> DemoSummary:
         await _store_venue(venue_id, staff_id, slots, key, codes, slot_created, now, summary)
         if venue.today:
             summary.today_venues.append(f"{venue.name}（staff{i:02d}{suffix}）")
+    # A few suspicious check-ins at two venues, so the auditor's anomaly flags have something to show.
+    await add_demo_anomalies(venue_ids, now)
     # Programmes (with grade bands, topics, a few rules of their own) and rooms for those slots.
     await add_demo_programmes(venue_ids, [v.kind for v in VENUES], staff_ids[0], slot_created)
     # Public holidays, opening hours, a youth-free day and a recurring Saturday series.
     await add_demo_timetable(venue_ids[0], staff_ids[0])
+    await add_demo_activities(venue_ids, [v.kind for v in VENUES], staff_ids)
     # A full slot with a class waiting for it, and a school warned for its strikes.
     await add_waitlist_and_strikes(
         venue_ids[0],

@@ -8,13 +8,19 @@ from litestar import Request, get
 from litestar.response import Redirect
 
 from accounts.pages import PAGES as ACCOUNT_PAGES
+from activities.pages import ACTIVITY_PAGES
+from auditlog.pages import AUDITLOG_PAGES
 from bookings.catalogue_pages import CATALOGUE_PAGES
 from bookings.door_pages import DOOR_PAGES
 from bookings.pages import PAGES as BOOKING_PAGES
 from bookings.staff_pages import STAFF_PAGES
 from bookings.waitlist_pages import WAITLIST_PAGES
+from evaluation.anomaly_pages import ANOMALY_PAGES
+from evaluation.national_stats import NATIONAL_STATS_PAGES
 from evaluation.pages import PAGES as EVALUATION_PAGES
+from evaluation.target_pages import TARGET_PAGES
 from messaging.pages import PAGES as MESSAGING_PAGES
+from privacy.pages import PRIVACY_PAGES
 from registry.pages import PAGES as REGISTRY_PAGES
 from timetable.pages import TIMETABLE_PAGES
 from venues.pages import PAGES as VENUE_PAGES
@@ -38,6 +44,8 @@ PAGE_HANDLERS: list[Any] = [
     *BOOKING_PAGES,
     *DOOR_PAGES,
     *EVALUATION_PAGES,
+    *ANOMALY_PAGES,
+    *TARGET_PAGES,
     *REGISTRY_PAGES,
     *MESSAGING_PAGES,
     *STAFF_PAGES,
@@ -45,4 +53,8 @@ PAGE_HANDLERS: list[Any] = [
     *CATALOGUE_PAGES,
     *PROGRAMME_STAFF_PAGES,
     *TIMETABLE_PAGES,
+    *AUDITLOG_PAGES,
+    *ACTIVITY_PAGES,
+    *NATIONAL_STATS_PAGES,
+    *PRIVACY_PAGES,
 ]

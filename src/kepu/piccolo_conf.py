@@ -17,5 +17,8 @@ APP_REGISTRY = AppRegistry(
         "registry.piccolo_app",
         "timetable.piccolo_app",
         "ledger.piccolo_app",
+        "privacy.piccolo_app",
+        "auditlog.piccolo_app",
+        "activities.piccolo_app",
     ]
 )

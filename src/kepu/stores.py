@@ -9,6 +9,7 @@ from litestar.stores.base import Store
 from accounts.tables import StoreEntry
 from core import clock
 from core.db import write_transaction
+from core.sessions import TOUCH_EVERY
 
 
 class DatabaseStore(Store):
@@ -47,6 +48,9 @@ class DatabaseStore(Store):
             return None
         if renew_for is not None and row["expires_at"] is not None:
             seconds = renew_for.total_seconds() if isinstance(renew_for, timedelta) else renew_for
+            if row["expires_at"] - clock.now() > timedelta(seconds=seconds - TOUCH_EVERY):
+                # Renewed less than a minute ago: reading is not a write each time.
+                return bytes(row["value"])
             async with write_transaction():
                 await StoreEntry.update(
                     {StoreEntry.expires_at: clock.now() + timedelta(seconds=seconds)}

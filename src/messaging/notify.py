@@ -19,8 +19,8 @@ from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from accounts.tables import User
-from bookings.tables import Booking
 from core import clock, i18n
+from core.sql import Statement
 from messaging.calendar import Visit, booking_calendar
 from messaging.outbox import Attachment, enqueue
 
@@ -95,17 +95,16 @@ _VISIT_SQL = (
 
 
 @cache
-def _visit_sql() -> str:
+def _visit_statement() -> Statement:
     # Optional account columns (an e-mail address, a language preference) where accounts has them.
     extra = "".join(f", u.{name}" for name in ("email", "language") if getattr(User, name, None) is not None)
-    return _VISIT_SQL.format(extra=extra)
+    return Statement(_VISIT_SQL.format(extra=extra).replace("{}", "$1"))
 
 
 async def _visit(booking_id: int) -> dict[str, Any] | None:
     """The booking with its teacher, venue, school and slot in one plain query: this runs inside the
     write transaction of every booking change, so it is kept cheap."""
-    rows = await Booking.raw(_visit_sql(), booking_id)
-    return dict(rows[0]) if rows else None
+    return await _visit_statement().fetchrow(booking_id)
 
 
 def _aware(value: Any) -> datetime:

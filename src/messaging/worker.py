@@ -48,7 +48,7 @@ REMINDER_FROM = time(8, 0)  # reminders for tomorrow's visits go out from 08:00 
 NO_SHOW_LOOKBACK = timedelta(days=30)  # older slots are left alone (e.g. after a long outage)
 DEFAULT_GRACE_MINUTES = 60
 DEFAULT_INTERVAL_S = 15.0
-JOB_MODULES = ("bookings.services", "bookings.waitlist", "ledger.audit")
+JOB_MODULES = ("bookings.services", "bookings.waitlist", "ledger.audit", "privacy.namelists")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import zipfile
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+import auditlog
 from accounts.schemas import UserView
 from core import clock
 from core.db import write_transaction
@@ -77,6 +78,10 @@ class ImportError_(DomainError):
             N_("This file is not a readable XLSX workbook. Save it again from the spreadsheet."),
         ),
         "not_utf8": (400, N_("This CSV file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")),
+        "not_csv": (
+            400,
+            N_("The file could not be read as CSV. Save the table as CSV UTF-8 and upload that."),
+        ),
         "job": (404, N_("There is no such import.")),
         "not_clean": (
             409,
@@ -118,7 +123,10 @@ def read_table(filename: str, data: bytes) -> list[list[Any]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportError_("not_utf8") from exc
-    return [row for row in csv.reader(io.StringIO(text))][: MAX_ROWS + 1]
+    try:
+        return [row for row in csv.reader(io.StringIO(text, newline=""))][: MAX_ROWS + 1]
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise ImportError_("not_csv") from exc
 
 
 def _cell(v: Any) -> str:
@@ -222,7 +230,7 @@ def check_rows(table: list[list[Any]]) -> tuple[list[dict[str, Any]], list[dict[
         for field in ("accredited_on", "valid_until"):
             try:
                 dates[field] = _parse_date(cells.get(field, ""))
-            except ValueError:
+            except (ValueError, OverflowError):  # a year of 20 digits overflows date()
                 dates[field] = None
                 row_problems.append(
                     (field, gettext("“%(value)s” is not a date like 2024-05-20.") % {"value": cells[field]})
@@ -317,6 +325,17 @@ async def start(actor: UserView, job_id: int, *, clean_only: bool) -> None:
         await ImportJob.update({ImportJob.state: "importing", ImportJob.updated_at: clock.now()}).where(
             ImportJob.id == job_id
         )
+        await auditlog.record(
+            actor,
+            "base_import.start",
+            "import_job",
+            job_id,
+            after={
+                "filename": job["filename"],
+                "rows": len(job["rows"]),
+                "rows_with_problems": len({p.get("row") for p in job["problems"]}),
+            },
+        )
 
 
 async def step(actor: UserView, job_id: int) -> dict[str, Any]:
@@ -390,6 +409,8 @@ async def _apply(actor: UserView, row: dict[str, Any], now: datetime) -> str:
         await Accreditation.insert(
             Accreditation(venue=venue_id, status="active", created_at=now, updated_at=now, **acc_values)
         )
+        made = {f: row[f] for f in ("name", "kind", "district", "address")} | acc_values
+        await auditlog.record(actor, "base_import.row", "venue", venue_id, after=made, venue_id=venue_id)
         await StatusChange.insert(
             StatusChange(
                 venue=venue_id,
@@ -402,6 +423,8 @@ async def _apply(actor: UserView, row: dict[str, Any], now: datetime) -> str:
         )
         return "created"
     changed = False
+    before: dict[str, Any] = {"kind": venue["kind"], "address": venue["address"]}
+    after: dict[str, Any] = {"kind": row["kind"], "address": row["address"]}
     if (venue["kind"], venue["address"]) != (row["kind"], row["address"]):
         await Venue.update({Venue.kind: row["kind"], Venue.address: row["address"]}).where(
             Venue.id == venue["id"]
@@ -422,6 +445,9 @@ async def _apply(actor: UserView, row: dict[str, Any], now: datetime) -> str:
                 changed_at=now,
             )
         )
+        await auditlog.record(
+            actor, "base_import.row", "venue", venue["id"], before, after | acc_values, venue_id=venue["id"]
+        )
         return "updated"
     current = {
         k: (_parse_date(str(acc[k])[:10]) if k in ("accredited_on", "valid_until") and acc[k] else acc[k])
@@ -432,4 +458,14 @@ async def _apply(actor: UserView, row: dict[str, Any], now: datetime) -> str:
             {**{getattr(Accreditation, k): v for k, v in acc_values.items()}, Accreditation.updated_at: now}
         ).where(Accreditation.id == acc["id"])
         changed = True
+    if changed:
+        await auditlog.record(
+            actor,
+            "base_import.row",
+            "venue",
+            venue["id"],
+            before | current,
+            after | acc_values,
+            venue_id=venue["id"],
+        )
     return "updated" if changed else "unchanged"

@@ -198,6 +198,7 @@ async def import_form() -> Template:
     guards=AUDITOR,
     include_in_schema=False,
     request_max_body_size=imports.MAX_BYTES + 65536,
+    opt={"upload_limit_bytes": imports.MAX_BYTES},
 )
 async def import_upload(
     request: Request[Any, Any, Any], actor: NamedDependency[UserView]

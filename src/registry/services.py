@@ -6,6 +6,7 @@ import json
 from datetime import date
 from typing import Any, ClassVar
 
+import auditlog
 from accounts.schemas import UserView
 from accounts.tables import User
 from core import clock
@@ -107,7 +108,11 @@ async def save_accreditation(actor: UserView, venue_id: int, values: dict[str, A
             ThresholdProfile.id == values["profile"]
         ):
             raise RegistryError("profile")
-        current = await Accreditation.select(Accreditation.id).where(Accreditation.venue == venue_id).first()
+        current = (
+            await Accreditation.select(Accreditation.id, *(getattr(Accreditation, k) for k in values))
+            .where(Accreditation.venue == venue_id)
+            .first()
+        )
         if current is None:
             await Accreditation.insert(
                 Accreditation(venue=venue_id, status="active", created_at=now, updated_at=now, **values)
@@ -122,10 +127,18 @@ async def save_accreditation(actor: UserView, venue_id: int, values: dict[str, A
                     changed_at=now,
                 )
             )
+            after = {**values, "status": "active"}
+            await auditlog.record(
+                actor, "accreditation.create", "accreditation", venue_id, after=after, venue_id=venue_id
+            )
         else:
             await Accreditation.update(
                 {**{getattr(Accreditation, k): v for k, v in values.items()}, Accreditation.updated_at: now}
             ).where(Accreditation.venue == venue_id)
+            before = {k: current[k] for k in values}
+            await auditlog.record(
+                actor, "accreditation.update", "accreditation", venue_id, before, values, venue_id=venue_id
+            )
 
 
 async def change_status(actor: UserView, venue_id: int, to_status: str, reason: str) -> None:
@@ -162,6 +175,16 @@ async def change_status(actor: UserView, venue_id: int, to_status: str, reason: 
                 changed_by=actor.id,
                 changed_at=now,
             )
+        )
+        await auditlog.record(
+            actor,
+            "status.change",
+            "accreditation",
+            venue_id,
+            before={"status": previous},
+            after={"status": to_status},
+            venue_id=venue_id,
+            reason=reason[:500],
         )
 
 
@@ -265,7 +288,12 @@ def parse_profile_form(data: dict[str, Any]) -> tuple[dict[str, Any] | None, dic
 async def save_profile(actor: UserView, profile_id: int, config: dict[str, Any]) -> None:
     _require_auditor(actor)
     async with write_transaction():
-        if not await ThresholdProfile.exists().where(ThresholdProfile.id == profile_id):
+        old = (
+            await ThresholdProfile.select(ThresholdProfile.config)
+            .where(ThresholdProfile.id == profile_id)
+            .first()
+        )
+        if old is None:
             raise RegistryError("profile")
         await ThresholdProfile.update(
             {
@@ -274,6 +302,19 @@ async def save_profile(actor: UserView, profile_id: int, config: dict[str, Any])
                 ThresholdProfile.updated_by: actor.id,
             }
         ).where(ThresholdProfile.id == profile_id)
+        before, after = _flat_config(json.loads(old["config"] or "{}")), _flat_config(config)
+        await auditlog.record(actor, "profile.update", "profile", profile_id, before, after)
+
+
+def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A profile's settings as flat fields ("visitors.threshold": 5000): the log keeps only those changed."""
+    out: dict[str, Any] = {}
+    for code, metric in (config.get("metrics") or {}).items():
+        for key, value in (metric or {}).items():
+            out[f"{code}.{key}"] = value
+    for band, value in (config.get("bands") or {}).items():
+        out[f"bands.{band}"] = value
+    return out
 
 
 async def user_name(user_id: int | None) -> str:

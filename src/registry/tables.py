@@ -78,3 +78,29 @@ class ImportJob(Table, tablename="registry_import_job"):
     created_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class CityTarget(Table, tablename="registry_city_target"):
+    """A city-wide yearly target of the science-literacy plan as the auditor set it; a code without a
+    row uses the plan's figure (evaluation.targets.TARGETS)."""
+
+    id: Serial
+    code = Varchar(length=32, unique=True, help_text="lab_organisations | district_activities | ...")
+    target = Integer(default=0)
+    updated_at = Timestamptz(null=True, default=None)
+    updated_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+
+
+class CampaignPeriod(Table, tablename="registry_campaign_period"):
+    """The dates Science Week (科技活动周) and National Science Day (全国科普日) were actually held in a
+    year, inclusive local dates; a year without a row (or a period left empty) uses the rule
+    (evaluation.scorecard.campaign_periods)."""
+
+    id: Serial
+    year = Integer(unique=True)
+    science_week_from = Date(null=True, default=None)
+    science_week_to = Date(null=True, default=None)
+    science_day_from = Date(null=True, default=None)
+    science_day_to = Date(null=True, default=None)
+    updated_at = Timestamptz(null=True, default=None)
+    updated_by = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
+import auditlog
 from accounts.schemas import UserView
 from accounts.tables import User
 from bookings import waitlist
@@ -260,7 +261,26 @@ async def create_series(actor: UserView, venue_id: int, draft: SeriesDraft) -> t
         await insert_chunked(
             Slot, _slot_rows(series_id, venue_id, draft, [o.day for o in preview.made], actor.id)
         )
+        after = {**_series_fields(draft, preview.rule.text), "slots_made": len(preview.made)}
+        await auditlog.record(actor, "series.create", "series", series_id, after=after, venue_id=venue_id)
     return series_id, preview
+
+
+def _series_fields(draft: SeriesDraft, rule_text: str) -> dict[str, Any]:
+    """What the audit log keeps of a series."""
+    return {
+        "title": draft.title.strip(),
+        "kind": draft.kind,
+        "capacity": draft.capacity,
+        "start": draft.start.strftime("%H:%M"),
+        "end": draft.end.strftime("%H:%M"),
+        "first_day": draft.first_day,
+        "rule": rule_text,
+        "exdates": sorted(set(draft.exdates)),
+        "skip_holidays": draft.skip_holidays,
+        "programme_id": draft.programme_id,
+        "room_id": draft.room_id,
+    }
 
 
 SERIES_COLUMNS = (
@@ -517,6 +537,15 @@ async def update_series(actor: UserView, series_id: int, draft: SeriesDraft) -> 
                 SlotSeries.updated_at: now,
             }
         ).where(SlotSeries.id == series_id)
+        await auditlog.record(
+            actor,
+            "series.update",
+            "series",
+            series_id,
+            before=_series_fields(current.draft(), current.rrule),
+            after=_series_fields(draft, preview.rule.text),
+            venue_id=current.venue_id,
+        )
     return change
 
 
@@ -544,6 +573,16 @@ async def cancel_series(actor: UserView, series_id: int, reason: str) -> CancelS
             total.bookings += one.bookings
             total.places += one.places
             total.messages += one.messages
+        await auditlog.record(
+            actor,
+            "series.cancel",
+            "series",
+            series_id,
+            before={"cancelled": False},
+            after={"cancelled": True, "slots_cancelled": total.slots, "bookings_cancelled": total.bookings},
+            venue_id=current.venue_id,
+            reason=reason,
+        )
     return total
 
 
@@ -623,6 +662,15 @@ async def edit_occurrence(actor: UserView, slot_id: int, start: time, end: time,
         await waitlist.places_freed(slot_id)  # a larger capacity goes to waiting classes first
         if moved:
             await _tell_moved(slot_id, row, starts, ends)
+        await auditlog.record(
+            actor,
+            "slot.update",
+            "slot",
+            slot_id,
+            before={"starts_at": row["starts_at"], "ends_at": row["ends_at"], "capacity": row["capacity"]},
+            after={"starts_at": starts, "ends_at": ends, "capacity": capacity},
+            venue_id=row["venue"],
+        )
 
 
 async def _tell_moved(slot_id: int, row: dict[str, Any], starts: datetime, ends: datetime) -> None:
@@ -722,9 +770,20 @@ async def cancel_slot(actor: UserView, slot_id: int, reason: str) -> CancelSumma
     (no strike: the venue cancelled), its places freed, and each teacher gets an e-mail with the reason
     and the nearest alternatives, all in one write transaction."""
     reason = _reason(reason)
-    await _slot_for_manager(actor, slot_id)
+    row = await _slot_for_manager(actor, slot_id)
     async with write_transaction():
-        return await _cancel_slot(actor, slot_id, reason)
+        summary = await _cancel_slot(actor, slot_id, reason)
+        await auditlog.record(
+            actor,
+            "slot.cancel",
+            "slot",
+            slot_id,
+            before={"cancelled": False},
+            after={"cancelled": True, "bookings_cancelled": summary.bookings, "places_freed": summary.places},
+            venue_id=row["venue"],
+            reason=reason,
+        )
+    return summary
 
 
 async def _cancel_slot(actor: UserView, slot_id: int, reason: str) -> CancelSummary:
@@ -911,15 +970,28 @@ async def set_holiday(actor: UserView, day: date, name: str) -> None:
     if not clock.in_range(day):
         raise RuleError("day_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
     async with write_transaction():
+        old = await PublicHoliday.select(PublicHoliday.name).where(PublicHoliday.day == day).first()
         await PublicHoliday.insert(PublicHoliday(day=day, name=name)).on_conflict(
             target=PublicHoliday.day, action="DO UPDATE", values=[PublicHoliday.name]
+        )
+        await auditlog.record(
+            actor,
+            "holiday.set",
+            "holiday",
+            day,
+            before=None if old is None else {"day": day, "name": old["name"]},
+            after={"day": day, "name": name},
         )
 
 
 async def remove_holiday(actor: UserView, day: date) -> None:
     _require_auditor(actor)
     async with write_transaction():
-        await PublicHoliday.delete().where(PublicHoliday.day == day)
+        gone = await PublicHoliday.delete().where(PublicHoliday.day == day).returning(PublicHoliday.name)
+        if gone:
+            await auditlog.record(
+                actor, "holiday.remove", "holiday", day, before={"day": day, "name": gone[0]["name"]}
+            )
 
 
 async def seed_holidays() -> int:
@@ -1002,9 +1074,27 @@ async def set_weekly_hours(actor: UserView, venue_id: int, days: list[tuple[bool
             )
         )
     async with write_transaction():
+        before = _hours_fields(await weekly_hours(venue_id))
         await OpeningHours.delete().where(OpeningHours.venue == venue_id)
         if rows:
             await OpeningHours.insert(*rows)
+        after = _hours_fields(await weekly_hours(venue_id))
+        await auditlog.record(
+            actor, "hours.update", "opening_hours", venue_id, before, after, venue_id=venue_id
+        )
+
+
+def _hours_fields(week: list[WeekdayHours | None]) -> dict[str, str]:
+    """The weekly pattern as the audit log shows it: per weekday "closed", "09:00–17:00" or "" (unset)."""
+    out = {}
+    for i, d in enumerate(week):
+        text = ""
+        if d is not None:
+            text = (
+                "closed" if d.closed or not d.opens or not d.closes else f"{d.opens:%H:%M}–{d.closes:%H:%M}"
+            )
+        out[WEEKDAY_NAMES[i]] = text
+    return out
 
 
 WEEKDAY_NAMES = (
@@ -1032,17 +1122,39 @@ async def set_closure(actor: UserView, venue_id: int, day: date, reason: str) ->
         raise TimetableError("closure_past")
     if not clock.in_range(day):
         raise RuleError("day_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
+    reason = (reason or "").strip()[:200]
     async with write_transaction():
-        await Closure.insert(
-            Closure(venue=venue_id, day=day, reason=(reason or "").strip()[:200])
-        ).on_conflict(target=(Closure.venue, Closure.day), action="DO UPDATE", values=[Closure.reason])
+        old = (
+            await Closure.select(Closure.reason)
+            .where((Closure.venue == venue_id) & (Closure.day == day))
+            .first()
+        )
+        await Closure.insert(Closure(venue=venue_id, day=day, reason=reason)).on_conflict(
+            target=(Closure.venue, Closure.day), action="DO UPDATE", values=[Closure.reason]
+        )
+        await auditlog.record(
+            actor,
+            "closure.set",
+            "closure",
+            day,
+            before=None if old is None else {"day": day, "reason": old["reason"]},
+            after={"day": day, "reason": reason},
+            venue_id=venue_id,
+        )
 
 
 async def remove_closure(actor: UserView, venue_id: int, day: date) -> None:
     await venues.get_venue(venue_id)
     venues.require_manager(actor, venue_id)
     async with write_transaction():
-        await Closure.delete().where((Closure.venue == venue_id) & (Closure.day == day))
+        gone = await (
+            Closure.delete()
+            .where((Closure.venue == venue_id) & (Closure.day == day))
+            .returning(Closure.reason)
+        )
+        if gone:
+            before = {"day": day, "reason": gone[0]["reason"]}
+            await auditlog.record(actor, "closure.remove", "closure", day, before=before, venue_id=venue_id)
 
 
 async def list_youth_days(venue_id: int) -> list[dict[str, Any]]:
@@ -1065,9 +1177,14 @@ async def add_youth_day(
         raise RuleError("day_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
     if kind not in YOUTH_KINDS:
         raise TimetableError("kind")
+    note = (note or "").strip()[:200]
     async with write_transaction():
-        await YouthDay.insert(
-            YouthDay(venue=venue_id, weekday=weekday, day=day, kind=kind, note=(note or "").strip()[:200])
+        rows = await YouthDay.insert(
+            YouthDay(venue=venue_id, weekday=weekday, day=day, kind=kind, note=note)
+        ).returning(YouthDay.id)
+        after = {"weekday": weekday, "day": day, "kind": kind, "note": note}
+        await auditlog.record(
+            actor, "youth_day.add", "youth_day", rows[0]["id"], after=after, venue_id=venue_id
         )
 
 
@@ -1077,7 +1194,15 @@ async def remove_youth_day(actor: UserView, venue_id: int, youth_day_id: int) ->
     if not valid_id(youth_day_id):
         return
     async with write_transaction():
-        await YouthDay.delete().where((YouthDay.id == youth_day_id) & (YouthDay.venue == venue_id))
+        gone = await (
+            YouthDay.delete()
+            .where((YouthDay.id == youth_day_id) & (YouthDay.venue == venue_id))
+            .returning(YouthDay.weekday, YouthDay.day, YouthDay.kind, YouthDay.note)
+        )
+        if gone:
+            await auditlog.record(
+                actor, "youth_day.remove", "youth_day", youth_day_id, before=dict(gone[0]), venue_id=venue_id
+            )
 
 
 @dataclass

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import Body, FromPath, QueryParameter
@@ -18,6 +18,14 @@ from core.schemas import District, VenueKind
 from core.timeparse import parse_date_or_instant
 from venues import services
 from venues.schemas import BlackoutForm, BlackoutView, SlotForm, SlotView, VenueForm, VenueUpdate, VenueView
+
+
+async def _manager_first(request: Request[Any, Any, Any]) -> None:
+    """Permission before validation: whether the caller manages the venue is decided before its body."""
+    venue_id = request.path_params["venue_id"]
+    await services.get_venue(venue_id)
+    services.require_manager(request.scope["user"], venue_id)
+    await strict_json_body(request)
 
 
 class VenueList(msgspec.Struct):
@@ -57,6 +65,7 @@ class VenueApi(Controller):
         "/{venue_id:int}",
         summary="Change a venue's details or rules (auditor, or its staff)",
         guards=[requires_role("staff", "auditor")],
+        before_request=_manager_first,
     )
     async def update(
         self, actor: NamedDependency[UserView], venue_id: FromPath[int], data: Annotated[VenueUpdate, Body()]
@@ -71,6 +80,7 @@ class VenueApi(Controller):
         "/{venue_id:int}/blackouts",
         summary="Add a blackout day, or change its reason (staff of the venue, or auditor)",
         guards=[requires_role("staff", "auditor")],
+        before_request=_manager_first,
     )
     async def set_blackout(
         self, actor: NamedDependency[UserView], venue_id: FromPath[int], data: Annotated[BlackoutForm, Body()]
@@ -91,6 +101,7 @@ class VenueApi(Controller):
         "/{venue_id:int}/slots",
         summary="Publish a slot (staff of the venue, or auditor)",
         guards=[requires_role("staff", "auditor")],
+        before_request=_manager_first,
     )
     async def create_slot(
         self, actor: NamedDependency[UserView], venue_id: FromPath[int], data: Annotated[SlotForm, Body()]

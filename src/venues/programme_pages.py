@@ -25,7 +25,8 @@ from venues.programmes import PROGRAMME_RULE_FIELDS, ProgrammeForm, RoomForm, Ve
 from venues.schemas import RULE_FIELDS
 
 MANAGERS = [requires_role("staff", "auditor")]
-# A material may be 10 MB; the form around it adds a little. Larger bodies get Litestar's 413.
+# A material may be 10 MB; the form around it adds a little. Larger bodies get a 413 naming the
+# limit in opt (kepu.errors).
 UPLOAD_BODY_LIMIT = programmes.MATERIAL_MAX_BYTES + 1024 * 1024
 FILE_KIND_FIELDS = ("photo", "pre_visit", "post_visit")
 
@@ -265,6 +266,7 @@ async def programme_retire(
     guards=MANAGERS,
     include_in_schema=False,
     request_max_body_size=UPLOAD_BODY_LIMIT,
+    opt={"upload_limit_bytes": programmes.MATERIAL_MAX_BYTES},
 )
 async def file_upload(
     request: Request[Any, Any, Any],

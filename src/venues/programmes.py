@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+import auditlog
 from accounts.schemas import UserView
 from core import clock
 from core.db import is_sqlite, valid_id, write_transaction
@@ -221,27 +222,53 @@ async def save_room(actor: UserView, venue_id: int, form: RoomForm, room_id: int
     await get_venue(venue_id)
     require_manager(actor, venue_id)
     async with write_transaction():
+        before: RoomView | None = None
         if room_id is None:
             rows = await Room.insert(
                 Room(venue=venue_id, name=form.name.strip(), capacity=form.capacity, created_at=clock.now())
             ).returning(Room.id)
             room_id = int(rows[0]["id"])
         else:
-            await get_room(venue_id, room_id)
+            before = await get_room(venue_id, room_id)
             await Room.update({Room.name: form.name.strip(), Room.capacity: form.capacity}).where(
                 Room.id == room_id
             )
-    return await get_room(venue_id, room_id)
+        room = await get_room(venue_id, room_id)
+        await auditlog.record(
+            actor,
+            "room.create" if before is None else "room.update",
+            "room",
+            room_id,
+            before=None if before is None else _room_fields(before),
+            after=_room_fields(room),
+            venue_id=venue_id,
+        )
+    return room
+
+
+def _room_fields(room: RoomView) -> dict[str, Any]:
+    return {"name": room.name, "capacity": room.capacity}
 
 
 async def set_room_retired(actor: UserView, venue_id: int, room_id: int, retired: bool) -> RoomView:
     """A retired room takes no new slots; the slots already in it keep it."""
     await get_venue(venue_id)
     require_manager(actor, venue_id)
-    await get_room(venue_id, room_id)
+    before = await get_room(venue_id, room_id)
     async with write_transaction():
         await Room.update({Room.retired_at: clock.now() if retired else None}).where(Room.id == room_id)
-    return await get_room(venue_id, room_id)
+        room = await get_room(venue_id, room_id)
+        if (before.retired_at is None) == retired:  # a real change, not a repeated click
+            await auditlog.record(
+                actor,
+                "room.retire" if retired else "room.restore",
+                "room",
+                room_id,
+                before={"name": room.name, "retired_at": before.retired_at},
+                after={"name": room.name, "retired_at": room.retired_at},
+                venue_id=venue_id,
+            )
+    return room
 
 
 # ---- programmes -----------------------------------------------------------------------------------
@@ -302,6 +329,7 @@ async def save_programme(
     values = _programme_values(form)
     now = clock.now()
     async with write_transaction():
+        before: ProgrammeView | None = None
         if programme_id is None:
             row = Programme(venue=venue_id, created_at=now, updated_at=now)
             for column, value in values.items():
@@ -309,9 +337,24 @@ async def save_programme(
             rows = await Programme.insert(row).returning(Programme.id)
             programme_id = int(rows[0]["id"])
         else:
-            await get_programme(programme_id, venue_id=venue_id)
+            before = await get_programme(programme_id, venue_id=venue_id)
             await Programme.update({**values, Programme.updated_at: now}).where(Programme.id == programme_id)
-    return await get_programme(programme_id)
+        programme = await get_programme(programme_id)
+        await auditlog.record(
+            actor,
+            "programme.create" if before is None else "programme.update",
+            "programme",
+            programme_id,
+            before=None if before is None else _programme_fields(before),
+            after=_programme_fields(programme),
+            venue_id=venue_id,
+        )
+    return programme
+
+
+def _programme_fields(programme: ProgrammeView) -> dict[str, Any]:
+    skip = ("id", "venue_id", "retired_at")
+    return {f: getattr(programme, f) for f in programme.__struct_fields__ if f not in skip}
 
 
 async def set_programme_retired(
@@ -320,12 +363,23 @@ async def set_programme_retired(
     """A retired programme leaves the catalogue and takes no new slots; slots already made keep it."""
     await get_venue(venue_id)
     require_manager(actor, venue_id)
-    await get_programme(programme_id, venue_id=venue_id)
+    before = await get_programme(programme_id, venue_id=venue_id)
     async with write_transaction():
         await Programme.update(
             {Programme.retired_at: clock.now() if retired else None, Programme.updated_at: clock.now()}
         ).where(Programme.id == programme_id)
-    return await get_programme(programme_id)
+        programme = await get_programme(programme_id)
+        if (before.retired_at is None) == retired:  # a real change, not a repeated click
+            await auditlog.record(
+                actor,
+                "programme.retire" if retired else "programme.restore",
+                "programme",
+                programme_id,
+                before={"title": before.title, "retired_at": before.retired_at},
+                after={"title": programme.title, "retired_at": programme.retired_at},
+                venue_id=venue_id,
+            )
+    return programme
 
 
 # The slot form's field each problem with a slot's programme or room belongs to.
@@ -495,6 +549,20 @@ async def add_file(
                 **prepared,
             )
         ).returning(ProgrammeFile.id)
+        await auditlog.record(
+            actor,
+            "file.add",
+            "file",
+            rows[0]["id"],
+            after={
+                "programme_id": programme_id,
+                "kind": kind,
+                "filename": prepared["filename"],
+                "content_type": prepared["content_type"],
+                "size": len(prepared["data"]),
+            },
+            venue_id=venue_id,
+        )
     files = await list_files([programme_id])
     return next(f for f in files.get(programme_id, []) if f.id == rows[0]["id"])
 
@@ -509,8 +577,23 @@ async def remove_file(actor: UserView, venue_id: int, programme_id: int, file_id
         gone = await (
             ProgrammeFile.delete()
             .where((ProgrammeFile.id == file_id) & (ProgrammeFile.programme == programme_id))
-            .returning(ProgrammeFile.id)
+            .returning(
+                ProgrammeFile.id,
+                ProgrammeFile.kind,
+                ProgrammeFile.filename,
+                ProgrammeFile.content_type,
+                ProgrammeFile.size,
+            )
         )
+        if gone:
+            await auditlog.record(
+                actor,
+                "file.remove",
+                "file",
+                file_id,
+                before={"programme_id": programme_id, **{k: v for k, v in gone[0].items() if k != "id"}},
+                venue_id=venue_id,
+            )
     if not gone:
         raise ProgrammeError("no_file")
 
@@ -605,6 +688,7 @@ async def update_venue_info(actor: UserView, venue_id: int, form: VenueInfoForm)
     await get_venue(venue_id)
     require_manager(actor, venue_id)
     async with write_transaction():
+        before = await venue_info(venue_id)
         await Venue.update(
             {
                 Venue.address: form.address.strip(),
@@ -612,4 +696,6 @@ async def update_venue_info(actor: UserView, venue_id: int, form: VenueInfoForm)
                 Venue.contact_phone: form.contact_phone.strip(),
             }
         ).where(Venue.id == venue_id)
-    return await venue_info(venue_id)
+        after = await venue_info(venue_id)
+        await auditlog.record(actor, "venue.info_update", "venue", venue_id, before, after, venue_id=venue_id)
+    return after

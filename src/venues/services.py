@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
+import auditlog
 from accounts import services as accounts
 from accounts.schemas import UserView
 from accounts.tables import User
@@ -103,7 +104,12 @@ async def create_venue(actor: UserView, form: VenueForm) -> VenueView:
                 created_at=clock.now(),
             )
         ).returning(Venue.id)
-    return await get_venue(rows[0]["id"])
+        venue_id = int(rows[0]["id"])
+        created = await get_venue(venue_id)
+        await auditlog.record(
+            actor, "venue.create", "venue", venue_id, after=_venue_fields(created), venue_id=venue_id
+        )
+    return created
 
 
 async def update_venue(actor: UserView, venue_id: int, update: VenueUpdate) -> VenueView:
@@ -119,7 +125,21 @@ async def update_venue(actor: UserView, venue_id: int, update: VenueUpdate) -> V
     if values:
         async with write_transaction():
             await Venue.update(values).where(Venue.id == venue_id)
+            await auditlog.record(
+                actor,
+                "venue.update",
+                "venue",
+                venue_id,
+                before={f: getattr(current, f) for f in changes},
+                after=changes,
+                venue_id=venue_id,
+            )
     return await get_venue(venue_id)
+
+
+def _venue_fields(venue: VenueView) -> dict[str, Any]:
+    """What the audit log keeps of a venue (everything but its id and creation time)."""
+    return {f: getattr(venue, f) for f in venue.__struct_fields__ if f not in ("id", "created_at")}
 
 
 async def get_venue(venue_id: int) -> VenueView:
@@ -168,8 +188,18 @@ async def set_blackout(actor: UserView, venue_id: int, form: BlackoutForm) -> Bl
         raise VenueError("day_out_of_range", first=clock.FIRST_YEAR, last=clock.LAST_YEAR)
     reason = form.reason.strip()
     async with write_transaction():
+        old = await blackout_reason(venue_id, form.day)
         await Blackout.insert(Blackout(venue=venue_id, day=form.day, reason=reason)).on_conflict(
             target=(Blackout.venue, Blackout.day), action="DO UPDATE", values=[Blackout.reason]
+        )
+        await auditlog.record(
+            actor,
+            "blackout.set",
+            "blackout",
+            form.day,
+            before=None if old is None else {"day": form.day, "reason": old},
+            after={"day": form.day, "reason": reason},
+            venue_id=venue_id,
         )
     return BlackoutView(day=form.day, reason=reason)
 
@@ -178,11 +208,24 @@ async def remove_blackout(actor: UserView, venue_id: int, day: date) -> None:
     await get_venue(venue_id)
     require_manager(actor, venue_id)
     async with write_transaction():
-        await Blackout.delete().where((Blackout.venue == venue_id) & (Blackout.day == day))
+        gone = await (
+            Blackout.delete()
+            .where((Blackout.venue == venue_id) & (Blackout.day == day))
+            .returning(Blackout.reason)
+        )
+        if gone:
+            await auditlog.record(
+                actor,
+                "blackout.remove",
+                "blackout",
+                day,
+                before={"day": day, "reason": gone[0]["reason"]},
+                venue_id=venue_id,
+            )
 
 
-async def add_staff(venue_id: int, user_id: int, role: str = "door") -> None:
-    """Link a staff account to its venue (one venue per account)."""
+async def add_staff(venue_id: int, user_id: int, role: str = "door", *, actor: Any = None) -> None:
+    """Link a staff account to its venue (one venue per account); logged when an `actor` is given."""
     await get_venue(venue_id)
     user = await User.select(User.role).where(User.id == user_id).first()
     if user is None:
@@ -190,8 +233,22 @@ async def add_staff(venue_id: int, user_id: int, role: str = "door") -> None:
     if user["role"] != "staff":
         raise VenueError("not_staff")
     async with write_transaction():
-        await StaffMembership.delete().where(StaffMembership.user == user_id)
+        old = await (
+            StaffMembership.delete()
+            .where(StaffMembership.user == user_id)
+            .returning(StaffMembership.venue, StaffMembership.role)
+        )
         await StaffMembership.insert(StaffMembership(user=user_id, venue=venue_id, role=role))
+        if actor is not None:
+            await auditlog.record(
+                actor,
+                "staff.assign",
+                "user",
+                user_id,
+                before={"venue_id": old[0]["venue"], "staff_role": old[0]["role"]} if old else None,
+                after={"venue_id": venue_id, "staff_role": role},
+                venue_id=venue_id,
+            )
 
 
 async def create_staff_user(
@@ -207,6 +264,15 @@ async def create_staff_user(
     async with write_transaction():
         user_id = await accounts.create_user(username, password, "staff", display_name=display_name)
         await add_staff(venue_id, user_id, role)
+        after = {"username": username, "display_name": display_name or username, "role": "staff"}
+        await auditlog.record(
+            actor,
+            "user.create",
+            "user",
+            user_id,
+            after={**after, "venue_id": venue_id, "staff_role": role},
+            venue_id=venue_id,
+        )
     return user_id
 
 
@@ -294,7 +360,17 @@ async def create_slot(actor: UserView, venue_id: int, form: SlotForm) -> SlotVie
                 created_at=clock.now(),
             )
         ).returning(Slot.id)
-    return await get_slot(rows[0]["id"])
+        slot = await get_slot(rows[0]["id"])
+        await auditlog.record(
+            actor, "slot.create", "slot", slot.id, after=slot_fields(slot), venue_id=venue_id
+        )
+    return slot
+
+
+def slot_fields(slot: SlotView) -> dict[str, Any]:
+    """What the audit log keeps of a slot."""
+    keep = ("starts_at", "ends_at", "capacity", "title", "kind", "programme_id", "room_id")
+    return {f: getattr(slot, f) for f in keep}
 
 
 async def get_slot(slot_id: int) -> SlotView:

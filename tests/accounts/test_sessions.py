@@ -109,3 +109,38 @@ async def test_absolute_lifetime_follows_the_setting(running: Any, fresh_db: str
         assert (await page.get("/account")).status_code == 200
         frozen.advance(timedelta(minutes=2))
         assert (await page.get("/account")).status_code in (302, 303)
+
+
+async def _expiry(session_id: str) -> Any:
+    row = (
+        await StoreEntry.select(StoreEntry.expires_at)
+        .where(StoreEntry.key == f"session:{session_id}")
+        .first()
+    )
+    assert row is not None
+    return row["expires_at"]
+
+
+async def test_reading_pages_renews_the_session_at_most_once_a_minute(
+    client: httpx.AsyncClient, frozen: Clock
+) -> None:
+    """A page view that changes nothing writes the session only when its last renewal is a minute old,
+    so reading is not a database write each time, and the idle timeout still slides."""
+    frozen.set(T0)
+    await make_user("alice", "teacher")
+    page = PageSession(client)
+    await page.sign_in("alice", PASSWORD)
+    sid = session_cookie(client)
+    first = await _expiry(sid)
+    frozen.advance(timedelta(seconds=30))
+    assert (await page.get("/account")).status_code == 200
+    assert await _expiry(sid) == first  # renewed 30 s ago: nothing written
+    frozen.advance(timedelta(seconds=31))
+    assert (await page.get("/account")).status_code == 200
+    renewed = await _expiry(sid)
+    assert renewed == first + timedelta(seconds=61)
+    # Used every 5 hours, the 8-hour idle timeout does not strike (10 hours in, within the 12-hour limit).
+    for _ in range(2):
+        frozen.advance(timedelta(hours=5))
+        assert (await page.get("/account")).status_code == 200
+    assert session_cookie(client) == sid

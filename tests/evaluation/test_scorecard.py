@@ -316,7 +316,7 @@ async def test_exports_read_back(city: dict[str, Any], client: httpx.AsyncClient
     r = await s.get("/audit/scorecards.xlsx?year=2030")
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
-    assert wb.sheetnames == ["2030年考核", "按月接待", "按区接待", "按学段", "等级分布"]
+    assert wb.sheetnames == ["2030年考核", "按月接待", "按区接待", "按学段", "等级分布", "全国科普统计"]
     ws = wb["2030年考核"]
     header = [c.value for c in ws[1]]
     assert header[1] == "基地名称"

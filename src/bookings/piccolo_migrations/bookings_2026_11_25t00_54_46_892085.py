@@ -8,9 +8,7 @@ DESCRIPTION = "bookings_checkin.method: how the pass was read (qr | code)"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="bookings", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="bookings", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="CheckIn",

@@ -1,0 +1,1 @@
+"""Activities not tied to a booking, and each base's annual self-report."""
