@@ -284,10 +284,10 @@ async def test_auditor_pages(city: dict[str, Any], client: httpx.AsyncClient) ->
     assert (await s.get("/audit/anomalies/999999?year=2030&kind=typed")).status_code == 404
     assert (await s.get("/audit/anomalies?year=1800")).status_code == 422
     assert (await s.get("/audit/anomalies?year=2031")).status_code == 200
-    # The dashboard's summary line links here.
+    # The dashboard links here (without counting: that would slow the dashboard down).
     r = await s.get("/audit?year=2030")
     assert r.status_code == 200
-    assert "5 anomalies in 1 bases" in r.text and "/audit/anomalies?year=2030" in r.text
+    assert "/audit/anomalies?year=2030" in r.text
 
 
 async def test_teachers_and_staff_are_kept_out(city: dict[str, Any], client: httpx.AsyncClient) -> None:
