@@ -114,9 +114,7 @@ def check_csv(data: bytes) -> ImportCheck:
     try:
         header = next(reader)
     except csv.Error:
-        return _file_problem(
-            N_("The file could not be read as CSV. Save the table as CSV UTF-8 and upload that.")
-        )
+        return _file_problem(NOT_CSV)
     columns: dict[str, int] = {}
     for index, title in enumerate(header):
         field = HEADERS.get(title.strip().lower())
@@ -201,9 +199,7 @@ def check_csv(data: bytes) -> ImportCheck:
                 assert district is not None and stage is not None
                 rows.append(SchoolRow(row=number, name=name, district=district, stage=stage))
     except csv.Error:
-        return _file_problem(
-            N_("The file could not be read as CSV. Save the table as CSV UTF-8 and upload that.")
-        )
+        return _file_problem(NOT_CSV)
     if not rows and not problems:
         return _file_problem(N_("The file is empty: it needs a title row and one row per school."))
     return ImportCheck(rows=rows, problems=problems, bad_rows=len(bad_rows))
@@ -315,7 +311,3 @@ async def search_schools(
     if limit is not None:
         query = query.limit(limit)
     return [SchoolListing(**r) for r in await query], int(total)
-
-
-async def school_exists(school_id: int) -> bool:
-    return bool(await School.exists().where(School.id == school_id))

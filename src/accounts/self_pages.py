@@ -151,12 +151,6 @@ async def forgot_sent() -> Template:
     return Template("accounts/mail_sent.html", context={"kind": "reset"})
 
 
-def _dead_reset_link(token: str) -> Template:
-    return Template(
-        "accounts/reset.html", context={"token": token, "live": False, "errors": {}}, status_code=400
-    )
-
-
 @get("/password/reset/{token:str}", include_in_schema=False)
 async def reset_page(token: FromPath[str]) -> Template:
     live = await registration.reset_user(token) is not None

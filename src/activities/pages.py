@@ -28,7 +28,6 @@ from core.forms import parse_form
 from core.guards import requires_role
 from core.i18n import gettext
 from core.web import flash, form_data
-from venues.labels import DISTRICT_LABELS
 from venues.tables import Venue
 
 STAFF = [requires_role("staff")]
@@ -59,7 +58,6 @@ def _labels() -> dict[str, Any]:
         "ACTIVITY_KIND_LABELS": KIND_LABELS,
         "SELF_REPORT_FIELDS": SELF_REPORT_FIELDS,
         "SELF_REPORT_LABELS": SELF_REPORT_LABELS,
-        "DISTRICT_LABELS": DISTRICT_LABELS,
         "photo_limit_mb": services.PHOTO_MAX_BYTES // 1024 // 1024,
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlencode
 
 from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
@@ -100,8 +101,6 @@ Until = Annotated[date | None, QueryParameter(name="to")]
 
 def _query(filters: services.Filters) -> str:
     """The filters as a query string, for the paging and CSV links."""
-    from urllib.parse import urlencode
-
     pairs = {
         "who": filters.actor_id,
         "action": filters.action,

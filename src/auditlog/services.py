@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 import msgspec
+from litestar.types import Scope
 
 from auditlog.labels import ACTIONS, OBJECT_TYPES
 from auditlog.tables import AdminAction
@@ -28,13 +29,22 @@ PAGE_SIZE = 50
 MAX_CSV_ROWS = 100_000
 
 
-class RequestInfo(msgspec.Struct, frozen=True):
-    ip: str | None = None
-    user_agent: str | None = None
+# The running request's ASGI scope, set by auditlog.context.RequestContextMiddleware when the app
+# installs it; None otherwise. Read only when an action is logged, so other requests pay nothing.
+request_scope: ContextVar[Scope | None] = ContextVar("kepu_audit_request", default=None)
 
 
-# Set per request by auditlog.context.RequestContextMiddleware when the app installs it; empty otherwise.
-request_info: ContextVar[RequestInfo | None] = ContextVar("kepu_audit_request", default=None)
+def _request_info() -> tuple[str | None, str | None]:
+    """The client host (uvicorn has already applied X-Forwarded-For from a trusted proxy) and the
+    User-Agent header of the running request, if any."""
+    scope = request_scope.get()
+    if scope is None:
+        return None, None
+    client = scope.get("client")
+    user_agent = next(
+        (v.decode("latin-1") for k, v in scope.get("headers") or () if k == b"user-agent"), None
+    )
+    return (client[0] if client else None), user_agent
 
 
 @dataclass(frozen=True)
@@ -151,9 +161,10 @@ async def record(
         before_json = None if before is None else _dump(fields(before))
         after_json = None if after is None else _dump(fields(after))
     actor_id, actor_name, actor_role = _actor_snapshot(actor)
-    info = request_info.get() or RequestInfo()
-    ip = ip or info.ip
-    user_agent = user_agent or info.user_agent
+    if not (ip and user_agent):
+        request_ip, request_agent = _request_info()
+        ip = ip or request_ip
+        user_agent = user_agent or request_agent
     object_id = json_safe(obj_id)
     async with write_transaction():  # joins the caller's transaction; opens one when there is none
         row = await _INSERT.fetchrow(
@@ -341,7 +352,7 @@ def csv_bytes(
                 e.user_agent or "",
             ]
         )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return out.getvalue().encode("utf-8-sig")
 
 
 async def all_entries(filters: Filters) -> list[EntryView]:

@@ -70,10 +70,10 @@ def _outcome(result: str, booking_id: int | None = None, **params: Any) -> Check
 
 # The columns a scan writes: those its ledger record keeps, but the id the database gives it.
 _CHECKIN_FIELDS = tuple(f for f in chain.SCAN_FIELDS if f != "id")
+_CHECKIN_COLUMNS = ", ".join(_CHECKIN_FIELDS)
 _INSERT_CHECKIN = Statement(
-    "INSERT INTO bookings_checkin (booking, venue, result, students, chaperones, staff, device, offline,"
-    " nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason, created_at, method)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, '', $12, $13) RETURNING id"
+    f"INSERT INTO bookings_checkin ({_CHECKIN_COLUMNS}, reversal_reason) VALUES"
+    f" ({', '.join(f'${n}' for n in range(1, len(_CHECKIN_FIELDS) + 1))}, '') RETURNING id"
 )
 
 
@@ -150,28 +150,35 @@ class _Tip:
     checkin_id: int
 
 
+# The check-in with its drawn id ($1, then _CHECKIN_FIELDS), its ledger entry and the venue's new tip.
+_N = len(_CHECKIN_FIELDS) + 1
 _RECORD_PG = Statement(
-    "WITH c AS (INSERT INTO bookings_checkin (id, booking, venue, result, students, chaperones, staff,"
-    " device, offline, nonce, scanned_at, needs_review, reversed_at, reversed_by, reversal_reason,"
-    " created_at, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, '',"
-    " $13, $14)),"
+    f"WITH c AS (INSERT INTO bookings_checkin (id, {_CHECKIN_COLUMNS}, reversal_reason)"
+    f" VALUES ({', '.join(f'${n}' for n in range(1, _N + 1))}, '')),"
     " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
-    " VALUES ($15, $16, 'scan', $17, $18, $19, $20, $21))"
-    " UPDATE ledger_tip SET seq = $22, hash = $23 WHERE venue = $24"
+    f" VALUES (${_N + 1}, ${_N + 2}, 'scan', ${_N + 3}, ${_N + 4}, ${_N + 5}, ${_N + 6}, ${_N + 7}))"
+    f" UPDATE ledger_tip SET seq = ${_N + 8}, hash = ${_N + 9} WHERE venue = ${_N + 10}"
 )
+
+
+def _read_token(token: str, public: dict[int, bytes]) -> tuple[int | None, str | None, str]:
+    """What a scanned QR text or typed code names: (booking id of a signed pass, normalised typed code,
+    how it was read: "qr" for the signed pass, "code" for the short code, "" for neither)."""
+    claims = verify_pass(token, public)
+    if claims is not None:
+        return claims.booking_id, None, "qr"
+    code = normalize_code(token)
+    return None, code, "code" if code is not None else ""
 
 
 async def _find_booking(token: str) -> tuple[int | None, str]:
     """The booking a scanned QR text or typed code refers to (None when it is neither), and how it
-    was read: "qr" for the signed pass, "code" for the short code typed or read off the paper."""
-    claims = verify_pass(token, await keys.public_keys(pass_kid(token)))
-    if claims is not None:
-        return claims.booking_id, "qr"
-    code = normalize_code(token)
+    was read (see _read_token)."""
+    booking_id, code, method = _read_token(token, await keys.public_keys(pass_kid(token)))
     if code is None:
-        return None, ""
+        return booking_id, method
     row = await _BOOKING_BY_CODE.fetchrow(code)
-    return (int(row["id"]) if row else None), "code"
+    return (int(row["id"]) if row else None), method
 
 
 def _window(row: dict[str, Any]) -> tuple[datetime, datetime] | None:
@@ -301,9 +308,7 @@ _COUNTS = Statement(
 
 async def _door_pg(venue_id: int, token: str) -> tuple[dict[str, Any] | None, str, _Tip]:
     """PostgreSQL: the booking a token names (or None), how it was read, and the venue's locked tip."""
-    claims = verify_pass(token, await keys.public_keys(pass_kid(token)))
-    booking_id, code = (claims.booking_id, None) if claims is not None else (None, normalize_code(token))
-    method = "qr" if claims is not None else "code" if code is not None else ""
+    booking_id, code, method = _read_token(token, await keys.public_keys(pass_kid(token)))
     row = await _DOOR_PG.fetchrow(booking_id, code, venue_id)
     if row is None:
         await chain.ensure_tip(venue_id)

@@ -22,7 +22,7 @@ from bookings.rules import (
 )
 from bookings.schemas import BookingForm, BookingView, HeadcountForm
 from bookings.tables import Booking, Strike
-from bookings.tickets import PassClaims, issue_pass, new_pass_code
+from bookings.tickets import PassClaims, SigningKey, issue_pass, new_pass_code
 from core import clock
 from core.db import is_sqlite, valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
@@ -300,6 +300,35 @@ _INSERT_BOOKING = Statement(
     " ON CONFLICT (code) DO NOTHING RETURNING id"
 )
 _SET_TOKEN = Statement("UPDATE bookings_booking SET qr_token = $1 WHERE id = $2")
+# What a new booking starts with unless told otherwise (logistics empty, nobody admitted yet).
+_NEW_BOOKING: dict[str, Any] = {
+    "grade_band": None,
+    "lead_teacher_name": "",
+    "lead_teacher_phone": "",
+    "buses": None,
+    "arrival_time": "",
+    "lunch_space": False,
+    "accessibility": "",
+    "special_requests": "",
+    "qr_token": "",
+    "admitted_students": 0,
+    "admitted_chaperones": 0,
+    "decline_reason": "",
+}
+
+
+async def insert_booking(values: dict[str, Any], *, key: SigningKey, day: date, now: datetime) -> int:
+    """Write a new booking with a fresh pass code and its signed pass, inside the caller's write
+    transaction; its id. Booking a slot and accepting a waiting-list offer both come here."""
+    row = {**_NEW_BOOKING, **values, "created_at": now, "updated_at": now}
+    inserted = None
+    while inserted is None:
+        row["code"] = new_pass_code()
+        inserted = await _INSERT_BOOKING.fetchrow(*(row[f] for f in _BOOKING_FIELDS))
+    booking_id = int(inserted["id"])
+    token = issue_pass(PassClaims(booking_id=booking_id, venue_id=row["venue"], day=day), key)
+    await _SET_TOKEN.execute(token, booking_id)
+    return booking_id
 
 
 def _split_rules(row: dict[str, Any]) -> Rules:
@@ -440,38 +469,30 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
                 needed=people,
                 alternative=await _alternative(venue_id, rules, day, people, form.slot_id),
             )
-        values = {
-            "slot": slot["id"],
-            "venue": venue_id,
-            "school": actor.school_id,
-            "teacher": actor.id,
-            "status": "requested" if rules.needs_approval else "confirmed",
-            "students": form.students,
-            "chaperones": form.chaperones,
-            "grade": (form.grade or "").strip(),
-            "class_name": (form.class_name or "").strip(),
-            "grade_band": form.grade_band,
-            "lead_teacher_name": (form.lead_teacher_name or "").strip(),
-            "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
-            "buses": form.buses,
-            "arrival_time": form.arrival_time or "",
-            "lunch_space": form.lunch_space,
-            "accessibility": (form.accessibility or "").strip(),
-            "special_requests": (form.special_requests or "").strip(),
-            "qr_token": "",
-            "admitted_students": 0,
-            "admitted_chaperones": 0,
-            "created_at": now,
-            "updated_at": now,
-            "decline_reason": "",
-        }
-        inserted = None
-        while inserted is None:
-            values["code"] = new_pass_code()
-            inserted = await _INSERT_BOOKING.fetchrow(*(values[f] for f in _BOOKING_FIELDS))
-        booking_id = int(inserted["id"])
-        token = issue_pass(PassClaims(booking_id=booking_id, venue_id=venue_id, day=day), key)
-        await _SET_TOKEN.execute(token, booking_id)
+        booking_id = await insert_booking(
+            {
+                "slot": slot["id"],
+                "venue": venue_id,
+                "school": actor.school_id,
+                "teacher": actor.id,
+                "status": "requested" if rules.needs_approval else "confirmed",
+                "students": form.students,
+                "chaperones": form.chaperones,
+                "grade": (form.grade or "").strip(),
+                "class_name": (form.class_name or "").strip(),
+                "grade_band": form.grade_band,
+                "lead_teacher_name": (form.lead_teacher_name or "").strip(),
+                "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
+                "buses": form.buses,
+                "arrival_time": form.arrival_time or "",
+                "lunch_space": form.lunch_space,
+                "accessibility": (form.accessibility or "").strip(),
+                "special_requests": (form.special_requests or "").strip(),
+            },
+            key=key,
+            day=day,
+            now=now,
+        )
         await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
     return await get_booking(actor, booking_id)
 

@@ -29,8 +29,7 @@ from accounts.schemas import UserView
 from accounts.tables import User
 from bookings import keys, sanctions
 from bookings.rules import Rules, check_booking
-from bookings.tables import Booking, WaitlistEntry
-from bookings.tickets import PassClaims, issue_pass, new_pass_code
+from bookings.tables import WaitlistEntry
 from core import clock, i18n
 from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
@@ -571,36 +570,27 @@ async def accept(actor: UserView, entry_id: int) -> int:
         )
         if not taken:
             raise WaitlistError("no_offer")
-        code = await _unused_code()
-        rows = await Booking.insert(
-            Booking(
-                slot=entry.offered_slot_id,
-                venue=venue_id,
-                school=entry.school_id,
-                teacher=actor.id,
-                status="requested" if rules.needs_approval else "confirmed",
-                students=entry.students,
-                chaperones=entry.chaperones,
-                grade=entry.grade,
-                class_name=entry.class_name,
-                grade_band=entry.grade_band,
-                code=code,
-                created_at=now,
-                updated_at=now,
-            )
-        ).returning(Booking.id)
-        booking_id = int(rows[0]["id"])
-        token = issue_pass(PassClaims(booking_id=booking_id, venue_id=venue_id, day=day), key)
-        await Booking.update({Booking.qr_token: token}).where(Booking.id == booking_id)
+        from bookings.services import insert_booking  # services imports this module
+
+        booking_id = await insert_booking(
+            {
+                "slot": entry.offered_slot_id,
+                "venue": venue_id,
+                "school": entry.school_id,
+                "teacher": actor.id,
+                "status": "requested" if rules.needs_approval else "confirmed",
+                "students": entry.students,
+                "chaperones": entry.chaperones,
+                "grade": entry.grade,
+                "class_name": entry.class_name,
+                "grade_band": entry.grade_band,
+            },
+            key=key,
+            day=day,
+            now=now,
+        )
         await WaitlistEntry.update({WaitlistEntry.booking: booking_id}).where(WaitlistEntry.id == entry_id)
     return booking_id
-
-
-async def _unused_code() -> str:
-    while True:
-        code = new_pass_code()
-        if not await Booking.exists().where(Booking.code == code):
-            return code
 
 
 def state_label(status: str) -> str:

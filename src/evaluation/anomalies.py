@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from core import clock
@@ -37,6 +37,7 @@ from core.db import is_sqlite
 from core.errors import DomainError
 from core.i18n import N_
 from core.sql import Statement
+from evaluation.scorecard import row_day
 
 
 @dataclass(frozen=True)
@@ -460,12 +461,6 @@ def _when(v: Any) -> datetime | None:
     return None
 
 
-def _as_date(v: Any) -> date:
-    if isinstance(v, date):
-        return v
-    return date.fromordinal(int(v) - 1721425)  # a Julian day number (see scorecard._JDN_OFFSET)
-
-
 async def evidence(venue_id: int, year: int, kind: str, t: Thresholds = DEFAULTS) -> Evidence:
     """The first records behind one flag at one base (and the flag itself, None when not raised)."""
     if kind not in KINDS:
@@ -477,8 +472,7 @@ async def evidence(venue_id: int, year: int, kind: str, t: Thresholds = DEFAULTS
             lo, hi, venue_id, t.same_headcount_days, t.same_headcount_share_pct, t.evidence_limit
         )
         days = [
-            {"d": _as_date(r["d"]), "people": _int(r["people"]), "checkins": _int(r["checkins"])}
-            for r in rows
+            {"d": row_day(r["d"]), "people": _int(r["people"]), "checkins": _int(r["checkins"])} for r in rows
         ]
         return Evidence(kind, "days", days, flagged)
     if flagged is None:

@@ -8,7 +8,6 @@ from litestar import get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from core import clock
 from core.db import valid_id
 from core.errors import NotFound
 from core.guards import requires_role
@@ -16,23 +15,14 @@ from evaluation import anomalies, metrics
 from venues.tables import Venue
 
 
-def _chosen_year(year: int | None) -> int:
-    return metrics.check_year(year if year is not None else clock.today().year)
-
-
-def _years() -> list[int]:
-    this_year = clock.today().year
-    return list(range(this_year + 1, this_year - 5, -1))
-
-
 @get("/audit/anomalies", guards=[requires_role("auditor")], include_in_schema=False)
 async def anomaly_list(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Template:
-    found = await anomalies.summary(_chosen_year(year))
+    found = await anomalies.summary(metrics.chosen_year(year))
     return Template(
         "evaluation/anomalies.html",
         context={
             "summary": found,
-            "years": _years(),
+            "years": metrics.year_choices(),
             "KINDS": anomalies.KINDS,
             "HINTS": anomalies.KIND_HINTS,
             "t": anomalies.DEFAULTS,
@@ -46,7 +36,7 @@ async def anomaly_detail(
     year: Annotated[int | None, QueryParameter(name="year")] = None,
     kind: Annotated[str, QueryParameter(name="kind", max_length=32)] = "",
 ) -> Template:
-    chosen = _chosen_year(year)
+    chosen = metrics.chosen_year(year)
     if kind and kind not in anomalies.KINDS:
         raise anomalies.AnomalyError("kind")
     venue = (
@@ -63,7 +53,7 @@ async def anomaly_detail(
             context={
                 "venue": venue,
                 "year": chosen,
-                "years": _years(),
+                "years": metrics.year_choices(),
                 "flags": flags,
                 "KINDS": anomalies.KINDS,
                 "HINTS": anomalies.KIND_HINTS,

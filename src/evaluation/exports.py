@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
-from evaluation import national_stats
+from evaluation import metrics, national_stats
 from evaluation.scorecard import METRICS, STAGES, CityYear, Scorecard
 
 # Chinese headers: the 科协's spreadsheets are in Chinese whatever language the page is in.
@@ -72,12 +71,7 @@ def card_row(c: Scorecard) -> list[Any]:
 
 
 def scorecards_csv(city: CityYear) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([HEAD[k] for k in COLUMNS])
-    for c in city.cards:
-        writer.writerow(card_row(c))
-    return buf.getvalue().encode("utf-8-sig")
+    return metrics.csv_bytes([HEAD[k] for k in COLUMNS], (card_row(c) for c in city.cards))
 
 
 def scorecards_xlsx(city: CityYear) -> bytes:

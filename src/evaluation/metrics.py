@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import ClassVar
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -69,6 +70,17 @@ def check_year(year: int | None) -> int:
     return year
 
 
+def chosen_year(year: int | None) -> int:
+    """The year asked for, this year when none was given (ReportError outside MIN_YEAR..MAX_YEAR)."""
+    return check_year(year if year is not None else clock.today().year)
+
+
+def year_choices() -> list[int]:
+    """The years the auditor's pages offer: next year, this year and the four before."""
+    this_year = clock.today().year
+    return list(range(this_year + 1, this_year - 5, -1))
+
+
 async def venue_year_report(year: int) -> VenueYearReport:
     year = check_year(year)
     lo, hi = clock.year_bounds(year)
@@ -86,11 +98,15 @@ _TEXT = ("venue_name", "district", "kind")
 CSV_FIELDS = list(VenueYearRow.__struct_fields__)
 
 
-def report_csv(report: VenueYearReport) -> bytes:
-    """CSV with the JSON keys as header, UTF-8 with a BOM so spreadsheet programs show Chinese correctly."""
+def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
+    """CSV (CRLF) in UTF-8 with a BOM so spreadsheet programs show Chinese correctly."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_FIELDS)
-    for row in report.items:
-        writer.writerow([getattr(row, f) for f in CSV_FIELDS])
+    writer.writerow(header)
+    writer.writerows(rows)
     return buf.getvalue().encode("utf-8-sig")
+
+
+def report_csv(report: VenueYearReport) -> bytes:
+    """CSV with the JSON keys as header (see csv_bytes)."""
+    return csv_bytes(CSV_FIELDS, ([getattr(row, f) for f in CSV_FIELDS] for row in report.items))

@@ -9,15 +9,12 @@ in 万元 here, as the statistics form asks. A base without a self-report has th
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Response, get
 from litestar.params import QueryParameter
 
-from core import clock
 from core.guards import requires_role
 from core.web import attachment
 from evaluation import metrics
@@ -178,11 +175,7 @@ def national_formats() -> dict[int, str]:
 
 
 def national_csv(city: CityYear) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(national_header())
-    writer.writerows(national_rows(city))
-    return buf.getvalue().encode("utf-8-sig")
+    return metrics.csv_bytes(national_header(), national_rows(city))
 
 
 def add_national_sheet(
@@ -196,7 +189,7 @@ def add_national_sheet(
 async def national_stats_csv(
     year: Annotated[int | None, QueryParameter(name="year")] = None,
 ) -> Response[bytes]:
-    city = await city_year(metrics.check_year(year if year is not None else clock.today().year))
+    city = await city_year(metrics.chosen_year(year))
     name = f"kepu-national-stats-{city.year}.csv"
     return attachment(national_csv(city), "text/csv; charset=utf-8", name)
 

@@ -8,7 +8,6 @@ from litestar import Response, get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from core import clock
 from core.errors import NotFound
 from core.guards import requires_role
 from core.i18n import gettext
@@ -21,7 +20,7 @@ from venues.tables import Venue
 
 @get("/audit", guards=[requires_role("auditor")], include_in_schema=False)
 async def year_table(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Template:
-    chosen = metrics.check_year(year if year is not None else clock.today().year)
+    chosen = metrics.chosen_year(year)
     # The anomaly flags are a link, not counted here: finding them reads every check-in of the year
     # again, which would make this page several times slower (bench/RESULTS.md).
     report = await metrics.venue_year_report(chosen)
@@ -30,14 +29,9 @@ async def year_table(year: Annotated[int | None, QueryParameter(name="year")] = 
         for field in metrics.CSV_FIELDS
         if field not in ("venue_id", "venue_name", "district", "kind")
     }
-    this_year = clock.today().year
     return Template(
         "evaluation/year.html",
-        context={
-            "report": report,
-            "totals": totals,
-            "years": list(range(this_year + 1, this_year - 5, -1)),
-        },
+        context={"report": report, "totals": totals, "years": metrics.year_choices()},
     )
 
 
@@ -53,15 +47,6 @@ PAGES = [year_table, year_csv]
 # ---- scorecards: every base's year against its thresholds, with charts, drill-down and exports ----
 
 MONTH_LABELS = [f"{m}月" for m in range(1, 13)]
-
-
-def _chosen_year(year: int | None) -> int:
-    return metrics.check_year(year if year is not None else clock.today().year)
-
-
-def _years() -> list[int]:
-    this_year = clock.today().year
-    return list(range(this_year + 1, this_year - 5, -1))
 
 
 def _dashboard_charts(city: scorecard.CityYear) -> dict[str, Any]:
@@ -95,7 +80,7 @@ async def scorecards(
     district: Annotated[str | None, QueryParameter(name="district", max_length=8)] = None,
     grade: Annotated[str | None, QueryParameter(name="grade", max_length=16)] = None,
 ) -> Template:
-    city = await scorecard.city_year(_chosen_year(year))
+    city = await scorecard.city_year(metrics.chosen_year(year))
     district = district if district in DISTRICT_LABELS else ""
     grade = grade if grade in scorecard.GRADE_LABELS else ""
     shown = [
@@ -106,7 +91,7 @@ async def scorecards(
         context={
             "city": city,
             "charts": _dashboard_charts(city),
-            "years": _years(),
+            "years": metrics.year_choices(),
             "METRICS": scorecard.METRICS,
             "GRADE_LABELS": scorecard.GRADE_LABELS,
             "STAGE_LABELS": scorecard.STAGE_LABELS,
@@ -132,7 +117,7 @@ def _figure_text(value: Any, unit: str) -> str:
 async def base_scorecard(
     venue_id: FromPath[int], year: Annotated[int | None, QueryParameter(name="year")] = None
 ) -> Template:
-    city = await scorecard.city_year(_chosen_year(year))
+    city = await scorecard.city_year(metrics.chosen_year(year))
     card = next((c for c in city.cards if c.venue_id == venue_id), None)
     if card is None:
         raise NotFound("venue")
@@ -157,7 +142,7 @@ async def base_scorecard(
             "youth_free_days": len(youth_days),
             "scheduled_open_days": await scheduled_open_days(venue_id, city.year),
             "year": city.year,
-            "years": _years(),
+            "years": metrics.year_choices(),
             "METRICS": scorecard.METRICS,
             "GRADE_LABELS": scorecard.GRADE_LABELS,
             "STAGE_LABELS": scorecard.STAGE_LABELS,
@@ -186,7 +171,7 @@ async def drill_down(
 ) -> Template:
     if metric not in scorecard.METRICS:
         raise NotFound("venue")
-    chosen = _chosen_year(year)
+    chosen = metrics.chosen_year(year)
     venue = await Venue.select(Venue.id, Venue.name).where(Venue.id == venue_id).first()
     if venue is None:
         raise NotFound("venue")
@@ -205,7 +190,7 @@ async def drill_down(
 
 @get("/audit/scorecards.csv", guards=[requires_role("auditor")], include_in_schema=False)
 async def scorecards_csv(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Response[bytes]:
-    city = await scorecard.city_year(_chosen_year(year))
+    city = await scorecard.city_year(metrics.chosen_year(year))
     return attachment(
         exports.scorecards_csv(city), "text/csv; charset=utf-8", f"kepu-scorecards-{city.year}.csv"
     )
@@ -213,7 +198,7 @@ async def scorecards_csv(year: Annotated[int | None, QueryParameter(name="year")
 
 @get("/audit/scorecards.xlsx", guards=[requires_role("auditor")], include_in_schema=False)
 async def scorecards_xlsx(year: Annotated[int | None, QueryParameter(name="year")] = None) -> Response[bytes]:
-    city = await scorecard.city_year(_chosen_year(year))
+    city = await scorecard.city_year(metrics.chosen_year(year))
     return attachment(
         exports.scorecards_xlsx(city),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

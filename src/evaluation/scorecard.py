@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from activities.services import empty_figures as empty_activity_figures
@@ -403,7 +403,8 @@ def _in_campaign(day: date, periods: dict[str, tuple[date, date]]) -> bool:
     return any(lo <= day <= hi for lo, hi in periods.values())
 
 
-def _as_date(v: Any) -> date:
+def row_day(v: Any) -> date:
+    """A local day from a row: a date (PostgreSQL) or the Julian day number `_local` gives on SQLite."""
     if isinstance(v, date):
         return v
     return date.fromordinal(int(v) - _JDN_OFFSET)
@@ -454,7 +455,7 @@ async def drill(venue_id: int, year: int, metric: str) -> dict[str, Any]:
         hi,
         venue_id,
     )
-    items = [{**r, "d": _as_date(r["d"])} for r in rows]
+    items = [{**r, "d": row_day(r["d"])} for r in rows]
     if metric == "weekend_open_days":
         items = [r for r in items if r["d"].weekday() >= 5]
     elif metric == "partnership_sessions":
@@ -465,7 +466,3 @@ async def drill(venue_id: int, year: int, metric: str) -> dict[str, Any]:
     elif metric in ("school_groups", "distinct_schools", "districts_reached"):
         items = [r for r in items if r["booking_id"] is not None]
     return {"kind": "checkins", "items": items}
-
-
-def as_datetime(v: Any) -> datetime | None:
-    return clock.as_aware(v) if v else None

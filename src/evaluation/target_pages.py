@@ -30,11 +30,6 @@ def _year(year: Any) -> int:
     return metrics.check_year(chosen)
 
 
-def _years() -> list[int]:
-    this_year = clock.today().year
-    return list(range(this_year + 1, this_year - 5, -1))
-
-
 async def _targets_page(
     year: int,
     *,
@@ -49,12 +44,11 @@ async def _targets_page(
         "evaluation/targets.html",
         context={
             "city": city,
-            "years": _years(),
+            "years": metrics.year_choices(),
             "TARGETS": targets.TARGETS,
             "values": values,
             "errors": errors or {},
             "campaign": await campaigns.campaign_year(year),
-            "CAMPAIGNS": campaigns.CAMPAIGNS,
         },
         status_code=status_code,
     )
@@ -98,7 +92,7 @@ async def _campaigns_page(
         context={
             "campaign": current,
             "year": year,
-            "years": _years(),
+            "years": metrics.year_choices(),
             "CAMPAIGNS": campaigns.CAMPAIGNS,
             "values": values,
             "errors": errors or {},

@@ -36,8 +36,15 @@ _WRITES = {
 }
 
 
-def _spec(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
+def _specs(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    return {
+        code: ResponseSpec(data_container=ErrorBody, description=text, generate_examples=False)
+        for code, text in descriptions.items()
+    }
+
+
+# Built once and shared by every operation (only read when the schema is generated).
+_READ_SPECS, _WRITE_SPECS = _specs(_READS), _specs(_WRITES)
 
 
 def document_errors(app: Litestar) -> None:
@@ -48,6 +55,6 @@ def document_errors(app: Litestar) -> None:
         ):
             continue
         for handler in route.route_handlers:
-            common = _READS if handler.http_methods <= {"GET", "HEAD"} else _WRITES
+            common = _READ_SPECS if handler.http_methods <= {"GET", "HEAD"} else _WRITE_SPECS
             own: dict[int, Any] = dict(handler.responses or {})
-            handler.responses = {**{code: _spec(text) for code, text in common.items()}, **own}
+            handler.responses = {**common, **own}

@@ -54,7 +54,3 @@ async def enqueue(
         # then adds nothing, instead of failing on the unique key.
         query = query.on_conflict(target=Outbox.dedupe_key, action="DO NOTHING")
     return bool(await query.returning(Outbox.id))
-
-
-async def already_queued(dedupe_key: str) -> bool:
-    return await Outbox.exists().where(Outbox.dedupe_key == dedupe_key)

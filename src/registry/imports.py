@@ -163,8 +163,9 @@ def check_rows(table: list[list[Any]]) -> tuple[list[dict[str, Any]], list[dict[
     header = [_norm(h) for h in table[0]]
     columns: dict[str, int] = {}
     for field, names in HEADERS.items():
+        accepted = {_norm(n) for n in names}
         for i, h in enumerate(header):
-            if h in {_norm(n) for n in names}:
+            if h in accepted:
                 columns[field] = i
                 break
     missing = [f for f in REQUIRED if f not in columns]

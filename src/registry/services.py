@@ -8,11 +8,10 @@ from typing import Any, ClassVar
 
 import auditlog
 from accounts.schemas import UserView
-from accounts.tables import User
 from core import clock
 from core.db import write_transaction
 from core.errors import DomainError, Forbidden, NotFound
-from core.i18n import N_
+from core.i18n import N_, gettext
 from evaluation.scorecard import DEFAULT_BANDS, METRICS
 from registry.defaults import ensure_profiles
 from registry.tables import LEVELS, STATUSES, Accreditation, StatusChange, ThresholdProfile
@@ -190,8 +189,6 @@ async def change_status(actor: UserView, venue_id: int, to_status: str, reason: 
 
 def parse_accreditation_form(data: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The edit form's fields, checked; errors are sentences keyed by field."""
-    from core.i18n import gettext
-
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     level = str(data.get("level") or "").strip()
@@ -249,8 +246,6 @@ async def get_profile(profile_id: int) -> dict[str, Any]:
 
 def parse_profile_form(data: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Thresholds and weights per metric (`t_<code>`, `w_<code>`) and the three grade bands."""
-    from core.i18n import gettext
-
     errors: dict[str, str] = {}
     metrics: dict[str, dict[str, float]] = {}
 
@@ -315,10 +310,3 @@ def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
     for band, value in (config.get("bands") or {}).items():
         out[f"bands.{band}"] = value
     return out
-
-
-async def user_name(user_id: int | None) -> str:
-    if user_id is None:
-        return ""
-    row = await User.select(User.display_name).where(User.id == user_id).first()
-    return str(row["display_name"]) if row else ""
