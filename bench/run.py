@@ -192,21 +192,32 @@ def _session(url: str, username: str, password: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
-def _raw_sql_ms(database_url: str, year: int, repeat: int = 5) -> float:
-    """The report's aggregation as plain SQL in the database's own command-line client (median wall ms,
-    less the client's start-up, measured with SELECT 1)."""
-    from core import clock
-    from evaluation.metrics import _SQL
+def sql_literal(database_url: str, value: Any) -> str:
+    """A parameter written into SQL text for the command-line clients (bench data only, never input)."""
+    if isinstance(value, datetime):
+        if database_url.startswith("sqlite"):
+            return "'" + str(value.astimezone(UTC)) + "'"  # Piccolo's stored form
+        return "'" + value.isoformat() + "'::timestamptz"
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"no literal for {value!r}")
 
-    lo, hi = clock.year_bounds(year)
-    now = clock.now()
+
+def cli_sql_ms(database_url: str, queries: list[tuple[str, tuple[Any, ...]]], repeat: int = 5) -> float:
+    """Queries (Piccolo's `{}` placeholders) run one after another in the database's own command-line
+    client: the median wall ms of the batch, less the client's start-up (measured with SELECT 1)."""
     if database_url.startswith("sqlite"):
-        fmt = lambda d: "'" + str(d.astimezone(UTC)) + "'"  # noqa: E731  (Piccolo's stored form)
         cmd = ["sqlite3", database_url[len("sqlite:///") :]]
     else:
-        fmt = lambda d: "'" + d.isoformat() + "'::timestamptz"  # noqa: E731
         cmd = ["psql", "-q", "-X", "-o", "/dev/null", database_url, "-c"]
-    sql = _SQL.replace("{}", "%s") % (fmt(lo), fmt(hi), fmt(now), fmt(lo), fmt(hi))
+
+    def filled(sql: str, params: tuple[Any, ...]) -> str:
+        parts = sql.split("{}")
+        assert len(parts) == len(params) + 1, sql
+        literals = [sql_literal(database_url, p) for p in params] + [""]
+        return "".join(part + literals[n] for n, part in enumerate(parts))
+
+    text = ";\n".join(filled(sql, params) for sql, params in queries)
 
     def timed(query: str) -> float:
         samples = []
@@ -216,7 +227,16 @@ def _raw_sql_ms(database_url: str, year: int, repeat: int = 5) -> float:
             samples.append((time.perf_counter() - t0) * 1000)
         return sorted(samples)[len(samples) // 2]
 
-    return max(0.0, timed(sql) - timed("SELECT 1"))
+    return max(0.0, timed(text) - timed("SELECT 1"))
+
+
+def _raw_sql_ms(database_url: str, year: int, repeat: int = 5) -> float:
+    """The report's aggregation as plain SQL in the database's own command-line client."""
+    from core import clock
+    from evaluation.metrics import _SQL
+
+    lo, hi = clock.year_bounds(year)
+    return cli_sql_ms(database_url, [(_SQL, (clock.now(), lo, hi))], repeat)
 
 
 async def _scenarios(

@@ -26,40 +26,32 @@ class ReportError(DomainError):
 
 # Bookings that are neither cancelled nor declined count as booked; admissions are the counts
 # recorded at the door (kept on the booking by every check-in); a no-show is a confirmed booking
-# whose slot has ended with nobody admitted.
+# whose slot has ended with nobody admitted. The booking figures come from each slot's running totals,
+# which the database keeps in the same transaction as every change to a booking (see
+# evaluation/piccolo_migrations; tests/evaluation/test_totals.py checks them against the bookings).
 _SQL = """
 SELECT v.id AS venue_id, v.name AS venue_name, v.district AS district, v.kind AS kind,
        COALESCE(s.slots, 0) AS slots,
        COALESCE(s.capacity, 0) AS capacity,
-       COALESCE(b.bookings, 0) AS bookings,
-       COALESCE(b.people_booked, 0) AS people_booked,
-       COALESCE(b.people_admitted, 0) AS people_admitted,
-       COALESCE(b.students_admitted, 0) AS students_admitted,
-       COALESCE(b.chaperones_admitted, 0) AS chaperones_admitted,
-       COALESCE(b.no_show_bookings, 0) AS no_show_bookings
+       COALESCE(s.bookings, 0) AS bookings,
+       COALESCE(s.people_booked, 0) AS people_booked,
+       COALESCE(s.students_admitted, 0) + COALESCE(s.chaperones_admitted, 0) AS people_admitted,
+       COALESCE(s.students_admitted, 0) AS students_admitted,
+       COALESCE(s.chaperones_admitted, 0) AS chaperones_admitted,
+       COALESCE(s.no_show_bookings, 0) AS no_show_bookings
 FROM venues_venue v
 LEFT JOIN (
-    SELECT venue AS venue_id, COUNT(*) AS slots, SUM(capacity) AS capacity
-    FROM venues_slot
-    WHERE starts_at >= {} AND starts_at < {}
-    GROUP BY venue
+    SELECT sl.venue AS venue_id, COUNT(*) AS slots, SUM(sl.capacity) AS capacity,
+           SUM(t.live_bookings) AS bookings,
+           SUM(t.live_people) AS people_booked,
+           SUM(t.live_students_admitted) AS students_admitted,
+           SUM(t.live_chaperones_admitted) AS chaperones_admitted,
+           SUM(CASE WHEN sl.ends_at < {} THEN t.no_shows ELSE 0 END) AS no_show_bookings
+    FROM venues_slot sl
+    LEFT JOIN evaluation_slot_tally t ON t.slot = sl.id
+    WHERE sl.starts_at >= {} AND sl.starts_at < {}
+    GROUP BY sl.venue
 ) s ON s.venue_id = v.id
-LEFT JOIN (
-    SELECT bk.venue AS venue_id,
-           COUNT(*) AS bookings,
-           SUM(bk.students + bk.chaperones) AS people_booked,
-           SUM(bk.admitted_students + bk.admitted_chaperones) AS people_admitted,
-           SUM(bk.admitted_students) AS students_admitted,
-           SUM(bk.admitted_chaperones) AS chaperones_admitted,
-           SUM(CASE WHEN bk.status = 'confirmed' AND sl.ends_at < {}
-                     AND bk.admitted_students + bk.admitted_chaperones = 0 THEN 1 ELSE 0 END)
-               AS no_show_bookings
-    FROM bookings_booking bk
-    JOIN venues_slot sl ON sl.id = bk.slot
-    WHERE bk.status NOT IN ('cancelled', 'declined')
-      AND sl.starts_at >= {} AND sl.starts_at < {}
-    GROUP BY bk.venue
-) b ON b.venue_id = v.id
 ORDER BY v.id
 """
 
@@ -84,7 +76,7 @@ def year_choices() -> list[int]:
 async def venue_year_report(year: int) -> VenueYearReport:
     year = check_year(year)
     lo, hi = clock.year_bounds(year)
-    rows = await Venue.raw(_SQL, lo, hi, clock.now(), lo, hi)
+    rows = await Venue.raw(_SQL, clock.now(), lo, hi)
     # SUM over integers comes back as Decimal on PostgreSQL; the figures are whole numbers.
     items = [
         msgspec.convert({k: (v if k in _TEXT else int(v)) for k, v in r.items()}, VenueYearRow) for r in rows

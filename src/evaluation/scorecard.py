@@ -127,28 +127,19 @@ class CityYear:
     grades: dict[str, int]
 
 
-# ---- SQL, in the two dialects' spelling of "the Asia/Shanghai local day" --------------------------
+# ---- SQL ------------------------------------------------------------------------------------------
 
 
-# SQLite: the local day as the Julian day number of its noon (an integer: one julianday() call a row,
-# far cheaper than date()/strftime()); Shanghai has had no daylight saving since 1991, so +8 h exactly.
-# Its remainder by 7 is Python's weekday() (Monday 0). PostgreSQL: a date.
+# A local (Asia/Shanghai) day, on SQLite as its Julian day number (an integer: one julianday() call a
+# row; Shanghai has had no daylight saving since 1991, so +8 h exactly), on PostgreSQL as a date. The
+# running totals keep days as Julian day numbers on both engines.
 _JDN_OFFSET = 1721425  # date.toordinal() + this = the Julian day number
 
 
-def _local(col: str) -> dict[str, str]:
+def _local_day(col: str) -> str:
     if is_sqlite():
-        return {
-            "day": f"CAST(julianday({col}) + 0.83333334 AS INTEGER)",
-            "month": f"CAST(strftime('%m', {col}, '+8 hours') AS INTEGER)",
-            "weekend": "a.d % 7 IN (5, 6)",
-        }
-    local = f"({col} AT TIME ZONE 'Asia/Shanghai')"
-    return {
-        "day": f"CAST({local} AS date)",
-        "month": f"CAST(EXTRACT(MONTH FROM {local}) AS INTEGER)",
-        "weekend": "EXTRACT(ISODOW FROM a.d) IN (6, 7)",
-    }
+        return f"CAST(julianday({col}) + 0.83333334 AS INTEGER)"
+    return f"CAST(({col} AT TIME ZONE 'Asia/Shanghai') AS date)"
 
 
 def _false() -> str:
@@ -156,76 +147,74 @@ def _false() -> str:
 
 
 def _counted_checkins_sql() -> str:
-    """Admitted check-ins of the year with their local day, weekday and month; {} = lo, hi."""
+    """Counted check-ins of the year with their local day (the drill-down's rows); {} = lo, hi."""
     ts = "COALESCE(c.scanned_at, c.created_at)"
-    loc = _local(ts)
     return f"""
         SELECT c.id AS checkin_id, c.venue AS venue_id, c.booking AS booking_id,
-               c.students AS st, c.chaperones AS ch,
-               {loc["day"]} AS d, {loc["month"]} AS mon
+               c.students AS st, c.chaperones AS ch, {_local_day(ts)} AS d
         FROM bookings_checkin c
         WHERE c.result = 'admitted' AND c.reversed_at IS NULL AND c.needs_review = {_false()}
           AND c.venue IS NOT NULL AND {ts} >= {{}} AND {ts} < {{}}
     """
 
 
-def _checkins_sql() -> str:
-    """Days and people per venue and month, from the check-ins alone: one pass, no join. A day lies in
-    one month, so the distinct days of the months add up to the year's."""
-    return f"""
-    WITH adm AS ({_counted_checkins_sql()})
-    SELECT a.venue_id AS venue_id, a.mon AS mon,
-           COUNT(DISTINCT a.d) AS open_days,
-           COUNT(DISTINCT CASE WHEN {_local("")["weekend"]} THEN a.d END) AS weekend_open_days,
-           SUM(a.st + a.ch) AS visitors,
-           SUM(a.st) AS students,
-           SUM(a.ch) AS adults
-    FROM adm a
-    GROUP BY a.venue_id, a.mon
-    """
+# The city's year is added up from the running totals the database keeps beside the check-ins and the
+# bookings (evaluation/piccolo_migrations: triggers in the same transaction as every change), so it
+# reads a few thousand rows, not every check-in and booking. tests/evaluation/test_totals.py checks
+# the totals against these figures recomputed from the check-ins and bookings themselves.
 
+# Days and people per venue and month: a venue-day counts as open while it has a counted check-in.
+# A day is a Julian day number; its remainder by 7 is Python's weekday() (5, 6: the weekend).
+_DAYS_SQL = """
+SELECT venue AS venue_id, local_month AS mon,
+       SUM(CASE WHEN checkins > 0 THEN 1 ELSE 0 END) AS open_days,
+       SUM(CASE WHEN checkins > 0 AND local_day % 7 IN (5, 6) THEN 1 ELSE 0 END) AS weekend_open_days,
+       SUM(students + chaperones) AS visitors,
+       SUM(students) AS students,
+       SUM(chaperones) AS adults
+FROM evaluation_venue_day
+WHERE local_day >= {} AND local_day <= {}
+GROUP BY venue, local_month
+"""
 
-# Everything counted per booking, in one pass over the bookings of the year's slots. It uses each
-# booking's admitted counts, which every admission and reversal updates in the same transaction as
-# the check-in (a database CHECK keeps them within the booking): the sum of its counted check-ins.
-#  - groups, schools, districts, sessions: bookings with anyone admitted;
+# Per venue, from its slots' tallies of their bookings (each booking's admitted counts are the sum of
+# its counted check-ins, kept in the same transaction as the check-in):
+#  - groups and sessions: bookings / slots with anyone admitted;
 #  - rates: confirmed bookings whose slot has ended (fulfilment = admitted ÷ booked people; a no-show
 #    has nobody admitted); capacity use counts the people admitted in ended, open slots.
 _BOOKINGS_SQL = """
-SELECT b.venue AS venue_id,
-       SUM(CASE WHEN b.admitted_students + b.admitted_chaperones > 0 THEN 1 ELSE 0 END) AS school_groups,
-       COUNT(DISTINCT CASE WHEN b.admitted_students + b.admitted_chaperones > 0 THEN b.school END)
-           AS distinct_schools,
-       COUNT(DISTINCT CASE WHEN b.admitted_students + b.admitted_chaperones > 0 THEN s.district END)
-           AS districts_reached,
-       COUNT(DISTINCT CASE WHEN b.admitted_students + b.admitted_chaperones > 0 AND sl.kind = 'school_visit'
-                           THEN sl.id END) AS partnership_sessions,
-       COUNT(DISTINCT CASE WHEN b.admitted_students + b.admitted_chaperones > 0
-                            AND ((sl.starts_at >= {} AND sl.starts_at < {})
-                                 OR (sl.starts_at >= {} AND sl.starts_at < {}))
-                           THEN sl.id END) AS campaign_activities,
-       SUM(CASE WHEN b.grade_band = 'preschool' THEN b.admitted_students ELSE 0 END) AS stage_preschool,
-       SUM(CASE WHEN b.grade_band IN ('primary_low', 'primary_high') THEN b.admitted_students ELSE 0 END)
-           AS stage_primary,
-       SUM(CASE WHEN b.grade_band = 'junior' THEN b.admitted_students ELSE 0 END) AS stage_junior,
-       SUM(CASE WHEN b.grade_band = 'senior' THEN b.admitted_students ELSE 0 END) AS stage_senior,
-       SUM(CASE WHEN b.grade_band IS NULL OR b.grade_band NOT IN
-                     ('preschool', 'primary_low', 'primary_high', 'junior', 'senior')
-                THEN b.admitted_students ELSE 0 END) AS stage_other,
-       SUM(CASE WHEN b.status = 'confirmed' AND sl.ends_at < {} THEN 1 ELSE 0 END) AS due_bookings,
-       SUM(CASE WHEN b.status = 'confirmed' AND sl.ends_at < {} THEN b.students + b.chaperones ELSE 0 END)
-           AS people_booked,
-       SUM(CASE WHEN b.status = 'confirmed' AND sl.ends_at < {}
-                THEN b.admitted_students + b.admitted_chaperones ELSE 0 END) AS people_came,
-       SUM(CASE WHEN b.status = 'confirmed' AND sl.ends_at < {}
-                 AND b.admitted_students + b.admitted_chaperones = 0 THEN 1 ELSE 0 END) AS no_shows,
-       SUM(CASE WHEN sl.cancelled_at IS NULL AND sl.ends_at < {}
-                THEN b.admitted_students + b.admitted_chaperones ELSE 0 END) AS people_in_slots
-FROM bookings_booking b
-JOIN venues_slot sl ON sl.id = b.slot
-JOIN accounts_school s ON s.id = b.school
+SELECT sl.venue AS venue_id,
+       SUM(t.admitted_groups) AS school_groups,
+       SUM(CASE WHEN t.admitted_groups > 0 AND sl.kind = 'school_visit' THEN 1 ELSE 0 END)
+           AS partnership_sessions,
+       SUM(CASE WHEN t.admitted_groups > 0
+                 AND ((sl.starts_at >= {} AND sl.starts_at < {})
+                      OR (sl.starts_at >= {} AND sl.starts_at < {}))
+                THEN 1 ELSE 0 END) AS campaign_activities,
+       SUM(t.stage_preschool) AS stage_preschool,
+       SUM(t.stage_primary) AS stage_primary,
+       SUM(t.stage_junior) AS stage_junior,
+       SUM(t.stage_senior) AS stage_senior,
+       SUM(t.stage_other) AS stage_other,
+       SUM(CASE WHEN sl.ends_at < {} THEN t.confirmed ELSE 0 END) AS due_bookings,
+       SUM(CASE WHEN sl.ends_at < {} THEN t.people_booked ELSE 0 END) AS people_booked,
+       SUM(CASE WHEN sl.ends_at < {} THEN t.people_came ELSE 0 END) AS people_came,
+       SUM(CASE WHEN sl.ends_at < {} THEN t.no_shows ELSE 0 END) AS no_shows,
+       SUM(CASE WHEN sl.cancelled_at IS NULL AND sl.ends_at < {} THEN t.people_admitted ELSE 0 END)
+           AS people_in_slots
+FROM evaluation_slot_tally t
+JOIN venues_slot sl ON sl.id = t.slot
 WHERE sl.starts_at >= {} AND sl.starts_at < {}
-GROUP BY b.venue
+GROUP BY sl.venue
+"""
+
+# Schools and their districts with a booking someone was admitted on, in a slot of the year.
+_SCHOOLS_SQL = """
+SELECT r.venue AS venue_id, COUNT(*) AS distinct_schools, COUNT(DISTINCT s.district) AS districts_reached
+FROM evaluation_venue_school r
+JOIN accounts_school s ON s.id = r.school
+WHERE r.local_year = {} AND r.admitted_groups > 0
+GROUP BY r.venue
 """
 
 _CAPACITY_SQL = """
@@ -235,13 +224,8 @@ WHERE cancelled_at IS NULL AND starts_at >= {} AND starts_at < {} AND ends_at < 
 GROUP BY venue
 """
 
-_BOOKING_FIGURES = (
-    "school_groups",
-    "distinct_schools",
-    "districts_reached",
-    "partnership_sessions",
-    "campaign_activities",
-)
+_BOOKING_FIGURES = ("school_groups", "partnership_sessions", "campaign_activities")
+_SCHOOL_FIGURES = ("distinct_schools", "districts_reached")
 
 _WALK_INS_SQL = """SELECT venue AS venue_id, SUM(adults) AS adults, SUM(youth) AS youth
 FROM timetable_walkin WHERE day >= {} AND day <= {} GROUP BY venue"""
@@ -314,7 +298,7 @@ def assess(figures: dict[str, Any], config: dict[str, Any]) -> tuple[list[Mark],
 
 
 async def city_year(year: int) -> CityYear:
-    """Every base's scorecard for a year: three aggregate queries for the whole city, run side by side."""
+    """Every base's scorecard for a year: aggregate queries over the running totals, run side by side."""
     lo, hi = clock.year_bounds(year)
     now = clock.now()
     camp = await load_campaign_periods(year)
@@ -322,10 +306,20 @@ async def city_year(year: int) -> CityYear:
     week = (clock.day_bounds(wk_lo)[0], clock.day_bounds(wk_hi)[1])
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
-    venues, checkin_rows, booking_rows, capacity_rows, walk_in_rows, own_figures = await asyncio.gather(
+    days = (date(year, 1, 1).toordinal() + _JDN_OFFSET, date(year, 12, 31).toordinal() + _JDN_OFFSET)
+    (
+        venues,
+        checkin_rows,
+        booking_rows,
+        school_rows,
+        capacity_rows,
+        walk_in_rows,
+        own_figures,
+    ) = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
-        Venue.raw(_checkins_sql(), lo, hi),
+        Venue.raw(_DAYS_SQL, *days),
         Venue.raw(_BOOKINGS_SQL, *week, *sci_day, now, now, now, now, now, lo, hi),
+        Venue.raw(_SCHOOLS_SQL, year),
         Venue.raw(_CAPACITY_SQL, lo, hi, now),
         Venue.raw(_WALK_INS_SQL, date(year, 1, 1), date(year, 12, 31)),
         activity_figures(year, camp),
@@ -344,6 +338,8 @@ async def city_year(year: int) -> CityYear:
     bookings = {r["venue_id"]: r for r in booking_rows}
     for vid, r in bookings.items():
         adm.setdefault(vid, {}).update({k: _int(r[k]) for k in _BOOKING_FIGURES})
+    for r in school_rows:
+        adm.setdefault(r["venue_id"], {}).update({k: _int(r[k]) for k in _SCHOOL_FIGURES})
     capacity = {r["venue_id"]: r for r in capacity_rows}
     profiles = await load_profiles()
     stage_by_venue = {vid: {st: _int(r[f"stage_{st}"]) for st in STAGES} for vid, r in bookings.items()}

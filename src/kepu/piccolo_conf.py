@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         "privacy.piccolo_app",
         "auditlog.piccolo_app",
         "activities.piccolo_app",
+        "evaluation.piccolo_app",
     ]
 )
