@@ -107,16 +107,34 @@ def _queries(database_url: str, year: int) -> dict[str, list[tuple[str, tuple[An
     }
 
 
+async def _busiest_venue(year: int) -> int:
+    from core.db import database_lifespan
+    from venues.tables import Venue
+
+    async with database_lifespan(pool_size=1):
+        rows = await Venue.raw(
+            "SELECT venue FROM evaluation_venue_day WHERE local_day >= {} GROUP BY venue "
+            "ORDER BY SUM(checkins) DESC LIMIT 1",
+            date(year, 1, 1).toordinal() + 1721425,
+        )
+    return int(rows[0]["venue"])
+
+
 async def _pages(url: str, cookie: str, year: int, pid: int) -> list[dict[str, str]]:
     from bench.load import Call, run
 
     rows = []
     headers = {"Cookie": cookie}
+    busiest = await _busiest_venue(year)
     for path, label in (
         (f"/audit/scorecards?year={year}", "scorecards page"),
         (f"/audit?year={year}", "dashboard"),
+        (f"/audit/scorecards/{busiest}?year={year}", "one base's year"),
+        (f"/audit/targets?year={year}", "city targets"),
+        (f"/audit/anomalies?year={year}", "anomaly flags"),
         (f"/audit/scorecards.csv?year={year}", "scorecards CSV"),
         (f"/audit/scorecards.xlsx?year={year}", "scorecards XLSX"),
+        (f"/audit/national-stats.csv?year={year}", "national statistics CSV"),
     ):
         for label2, n in (("cold", 1), ("warm ×5", 5)):
             r = await run(

@@ -20,7 +20,7 @@ from typing import Any
 import auditlog
 from accounts.schemas import UserView
 from core import clock
-from core.db import is_sqlite, write_transaction
+from core.db import write_transaction
 from core.errors import Forbidden
 from core.i18n import N_, gettext
 from evaluation import scorecard
@@ -179,19 +179,16 @@ ORDER BY v.district, v.name, v.id
 """
 
 
-def _sessions_sql() -> str:
-    """Slots of the year that took place: at least one admitted check-in, not reversed, not waiting for
-    review (the scorecard's counted check-ins). {} = lo, hi."""
-    false = "0" if is_sqlite() else "false"
-    return f"""
-    SELECT sl.venue AS venue_id, COUNT(*) AS sessions
-    FROM venues_slot sl
-    WHERE sl.starts_at >= {{}} AND sl.starts_at < {{}}
-      AND EXISTS (SELECT 1 FROM bookings_booking b JOIN bookings_checkin c ON c.booking = b.id
-                  WHERE b.slot = sl.id AND c.result = 'admitted' AND c.reversed_at IS NULL
-                    AND c.needs_review = {false})
-    GROUP BY sl.venue
-    """
+# Slots of the year that took place: a booking with someone admitted (its admitted counts are the sum
+# of its counted check-ins — admitted, not reversed, not waiting for review), from the slots' running
+# totals (evaluation/piccolo_migrations). {} = lo, hi.
+_SESSIONS_SQL = """
+SELECT sl.venue AS venue_id, COUNT(*) AS sessions
+FROM evaluation_slot_tally t
+JOIN venues_slot sl ON sl.id = t.slot
+WHERE t.admitted_groups > 0 AND sl.starts_at >= {} AND sl.starts_at < {}
+GROUP BY sl.venue
+"""
 
 
 def _line(v: dict[str, Any], **extra: Any) -> BaseLine:
@@ -205,7 +202,7 @@ async def city_targets(year: int) -> CityTargets:
     lo, hi = clock.year_bounds(year)
     venues, session_rows, activity_counts, city, targets = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
-        Venue.raw(_sessions_sql(), lo, hi),
+        Venue.raw(_SESSIONS_SQL, lo, hi),
         year_counts_by_venue(year),
         scorecard.city_year(year),
         load_targets(),
