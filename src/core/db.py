@@ -23,14 +23,14 @@ from piccolo.table import Table
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
 READERS = 4  # long-lived SQLite connections for statements outside transactions, per process
-# Every PostgreSQL connection's settings: the city-wide evaluation sorts ~300,000 bookings per query,
-# which spilled to disk with the default 4 MB; JIT compilation cost more than it saved on every
+# Every PostgreSQL connection's settings: the anomaly flags sort a year's check-ins (~300,000 in a
+# city), which spilled to disk with the default 4 MB; JIT compilation cost more than it saved on every
 # query kepu runs (bench/RESULTS.md).
 PG_SESSION_SETTINGS = {
     "work_mem": os.environ.get("KEPU_PG_WORK_MEM", "64MB"),
     "jit": "off",
 }
-SQLITE_MMAP_BYTES = int(os.environ.get("KEPU_SQLITE_MMAP_MB", "256")) * 1024 * 1024
+SQLITE_MMAP_BYTES = int(os.environ.get("KEPU_SQLITE_MMAP_MB", "0")) * 1024 * 1024
 # Row ids are PostgreSQL integers; a larger number names nothing, and the drivers fail on it (asyncpg
 # beyond 32 bits, sqlite3 beyond 64) instead of finding no row.
 MAX_ID = 2**31 - 1
@@ -52,10 +52,11 @@ class TunedSQLiteEngine(SQLiteEngine):
     async def get_connection(self) -> Any:
         conn = await super().get_connection()  # sets foreign_keys = 1 and the dict row factory
         await conn.execute("PRAGMA synchronous = NORMAL")
-        # Reads straight from the OS page cache instead of a read() call per page: the city-wide
-        # aggregations of the evaluation ran 2–3× faster (bench/RESULTS.md). The mapped pages are the
-        # file's, shared with the page cache, not this process's own memory.
-        await conn.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+        # Off unless KEPU_SQLITE_MMAP_MB is set: reading through a memory map made whole-table scans
+        # 2–3× faster, but the evaluation now adds up running totals instead, and every connection's
+        # mapped pages count in the process's RSS (up to 750 MB for a city; bench/RESULTS.md).
+        if SQLITE_MMAP_BYTES:
+            await conn.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
         return conn
 
     async def _run_in_existing_connection(
