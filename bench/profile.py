@@ -147,6 +147,12 @@ async def main_async(args: argparse.Namespace) -> None:
             for n in range(args.n)
         ]
         expect = {201, 409}
+    elif args.path == "healthz":  # the framework and middleware alone: no database, no actor
+        calls = [("GET", "/healthz", None, {})] * args.n
+        expect = {200}
+    elif args.path == "slot":  # a signed-in API read: the actor's token and one prepared statement
+        calls = [("GET", f"/api/v1/slots/{fx['door_slot']}", None, staff)] * args.n
+        expect = {200}
     elif args.path.startswith("page-"):
         who = fx["staff"] if args.path == "page-roster" else fx["teacher"]
         cookie = await client.sign_in(who, fx["password"])
@@ -205,7 +211,7 @@ def main() -> int:
     parser.add_argument(
         "path",
         choices=[
-            "door", "rescan", "book",
+            "door", "rescan", "book", "healthz", "slot",
             "page-catalogue", "page-programmes", "page-venue", "page-pass", "page-roster",
         ],
     )  # fmt: skip

@@ -77,7 +77,7 @@ _INSERT_CHECKIN = Statement(
 )
 
 
-async def _record(
+def _scan(
     actor: UserView,
     result: str,
     *,
@@ -87,10 +87,10 @@ async def _record(
     meta: ScanMeta,
     students: int = 0,
     chaperones: int = 0,
-    tip: _Tip | None = None,
-) -> None:
-    now = clock.now()
-    record: dict[str, Any] = {
+    now: datetime,
+) -> dict[str, Any]:
+    """The check-in row a scan writes (without its id)."""
+    return {
         "booking": booking_id,
         "venue": venue_id,
         "result": result,
@@ -109,27 +109,59 @@ async def _record(
         "created_at": now,
         "method": meta.method,
     }
+
+
+def _chained(record: dict[str, Any], tip: _Tip, venue_id: int, now: datetime) -> list[Any]:
+    """PostgreSQL: the arguments that write a scan with the id drawn for it, its ledger entry after the
+    locked tip, and the new tip (the tail of _RECORD_PG and _ADMIT_RECORD_PG)."""
+    record["id"] = tip.checkin_id
+    payload = chain.canonical(chain.scan_record(record))
+    digest = chain.entry_hash(tip.hash, payload)
+    return [
+        tip.checkin_id,
+        *(record[f] for f in _CHECKIN_FIELDS),
+        venue_id,
+        tip.seq + 1,
+        tip.checkin_id,
+        payload,
+        tip.hash,
+        digest,
+        now,
+        tip.seq + 1,
+        digest,
+        venue_id,
+    ]
+
+
+async def _record(
+    actor: UserView,
+    result: str,
+    *,
+    booking_id: int | None,
+    venue_id: int | None,
+    form: CheckInForm,
+    meta: ScanMeta,
+    students: int = 0,
+    chaperones: int = 0,
+    tip: _Tip | None = None,
+) -> None:
+    now = clock.now()
+    record = _scan(
+        actor,
+        result,
+        booking_id=booking_id,
+        venue_id=venue_id,
+        form=form,
+        meta=meta,
+        students=students,
+        chaperones=chaperones,
+        now=now,
+    )
     assert venue_id is not None
     if tip is not None:
         # PostgreSQL: the check-in, its ledger entry and the venue's new tip in one round trip (the tip
         # was locked, and the check-in's id drawn, by the statement that read the booking).
-        record["id"] = tip.checkin_id
-        payload = chain.canonical(chain.scan_record(record))
-        digest = chain.entry_hash(tip.hash, payload)
-        await _RECORD_PG.execute(
-            tip.checkin_id,
-            *(record[f] for f in _CHECKIN_FIELDS),
-            venue_id,
-            tip.seq + 1,
-            tip.checkin_id,
-            payload,
-            tip.hash,
-            digest,
-            now,
-            tip.seq + 1,
-            digest,
-            venue_id,
-        )
+        await _RECORD_PG.execute(*_chained(record, tip, venue_id, now))
         return
     row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
     assert row is not None
@@ -158,6 +190,33 @@ _RECORD_PG = Statement(
     " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
     f" VALUES (${_N + 1}, ${_N + 2}, 'scan', ${_N + 3}, ${_N + 4}, ${_N + 5}, ${_N + 6}, ${_N + 7}))"
     f" UPDATE ledger_tip SET seq = ${_N + 8}, hash = ${_N + 9} WHERE venue = ${_N + 10}"
+)
+# An admission on PostgreSQL in one round trip: the compare-and-set on the booking's counts (as _ADMIT)
+# and, only when it matched, the check-in, its ledger entry and the new tip (as _RECORD_PG). Rows made
+# from the UPDATE's result carry no column types, hence the casts.
+_CASTS = {
+    "booking": "integer", "venue": "integer", "result": "varchar", "students": "integer",
+    "chaperones": "integer", "staff": "integer", "device": "varchar", "offline": "boolean",
+    "nonce": "varchar", "scanned_at": "timestamptz", "needs_review": "boolean", "created_at": "timestamptz",
+    "method": "varchar",
+}  # fmt: skip
+_A = 7  # the compare-and-set's arguments come first
+_ADMIT_RECORD_PG = Statement(
+    "WITH u AS (UPDATE bookings_booking SET admitted_students = admitted_students + $1,"
+    " admitted_chaperones = admitted_chaperones + $2, first_admitted_at = $3, updated_at = $4"
+    " WHERE id = $5 AND status = 'confirmed' AND admitted_students = $6 AND admitted_chaperones = $7"
+    " RETURNING admitted_students, admitted_chaperones),"
+    f" c AS (INSERT INTO bookings_checkin (id, {_CHECKIN_COLUMNS}, reversal_reason)"
+    f" SELECT ${_A + 1}::integer, "
+    + ", ".join(f"${_A + 2 + n}::{_CASTS[f]}" for n, f in enumerate(_CHECKIN_FIELDS))
+    + ", '' FROM u),"
+    " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
+    f" SELECT ${_A + _N + 1}::integer, ${_A + _N + 2}::integer, 'scan', ${_A + _N + 3}::integer,"
+    f" ${_A + _N + 4}::text, ${_A + _N + 5}::varchar, ${_A + _N + 6}::varchar, ${_A + _N + 7}::timestamptz"
+    " FROM u),"
+    f" t AS (UPDATE ledger_tip SET seq = ${_A + _N + 8}, hash = ${_A + _N + 9} WHERE venue = ${_A + _N + 10}"
+    " AND EXISTS (SELECT 1 FROM u))"
+    " SELECT admitted_students, admitted_chaperones FROM u"
 )
 
 
@@ -383,11 +442,9 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             return await deny("too_few_adults", per=per)
         # Compare-and-set on the counts just read: two doors scanning the same pass at once cannot
         # both add people; the loser re-reads and is told what is left.
-        updated = await _ADMIT.fetch(
-            students, chaperones, row.get("first_admitted_at") or now, now, bid, seen_s, seen_c
-        )
-        if updated:
-            await _record(
+        cas = (students, chaperones, row.get("first_admitted_at") or now, now, bid, seen_s, seen_c)
+        if tip is not None:
+            scan = _scan(
                 actor,
                 "admitted",
                 booking_id=bid,
@@ -396,8 +453,23 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
                 meta=meta,
                 students=students,
                 chaperones=chaperones,
-                tip=tip,
+                now=now,
             )
+            updated = await _ADMIT_RECORD_PG.fetch(*cas, *_chained(scan, tip, actor.venue_id, now))
+        else:
+            updated = await _ADMIT.fetch(*cas)
+            if updated:
+                await _record(
+                    actor,
+                    "admitted",
+                    booking_id=bid,
+                    venue_id=actor.venue_id,
+                    form=form,
+                    meta=meta,
+                    students=students,
+                    chaperones=chaperones,
+                )
+        if updated:
             out = _outcome("admitted", bid, students=students, chaperones=chaperones)
             out.students, out.chaperones = students, chaperones
             row["admitted_students"] = updated[0]["admitted_students"]

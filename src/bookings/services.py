@@ -286,6 +286,13 @@ _TAKE_PLACES = Statement(
     "UPDATE venues_slot SET booked = booked + $1"
     " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL RETURNING booked"
 )
+# PostgreSQL: the same, drawing the new booking's id as well, so that its signed pass is made before the
+# insert and the booking is written whole in one statement (no UPDATE of its token afterwards).
+_TAKE_PLACES_PG = Statement(
+    "UPDATE venues_slot SET booked = booked + $1"
+    " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL"
+    " RETURNING booked, nextval(pg_get_serial_sequence('bookings_booking', 'id')) AS booking_id"
+)
 _BOOKING_FIELDS = (
     "slot", "venue", "school", "teacher", "status", "students", "chaperones", "grade", "class_name",
     "grade_band", "lead_teacher_name", "lead_teacher_phone", "buses", "arrival_time", "lunch_space",
@@ -297,6 +304,11 @@ _BOOKING_FIELDS = (
 _INSERT_BOOKING = Statement(
     f"INSERT INTO bookings_booking ({', '.join(_BOOKING_FIELDS)}) VALUES "
     f"({', '.join(f'${n}' for n in range(1, len(_BOOKING_FIELDS) + 1))})"
+    " ON CONFLICT (code) DO NOTHING RETURNING id"
+)
+_INSERT_BOOKING_WITH_ID = Statement(
+    f"INSERT INTO bookings_booking (id, {', '.join(_BOOKING_FIELDS)}) VALUES "
+    f"({', '.join(f'${n}' for n in range(1, len(_BOOKING_FIELDS) + 2))})"
     " ON CONFLICT (code) DO NOTHING RETURNING id"
 )
 _SET_TOKEN = Statement("UPDATE bookings_booking SET qr_token = $1 WHERE id = $2")
@@ -317,11 +329,20 @@ _NEW_BOOKING: dict[str, Any] = {
 }
 
 
-async def insert_booking(values: dict[str, Any], *, key: SigningKey, day: date, now: datetime) -> int:
+async def insert_booking(
+    values: dict[str, Any], *, key: SigningKey, day: date, now: datetime, booking_id: int | None = None
+) -> int:
     """Write a new booking with a fresh pass code and its signed pass, inside the caller's write
-    transaction; its id. Booking a slot and accepting a waiting-list offer both come here."""
+    transaction; its id (`booking_id` when the caller drew one). Booking a slot and accepting a
+    waiting-list offer both come here."""
     row = {**_NEW_BOOKING, **values, "created_at": now, "updated_at": now}
     inserted = None
+    if booking_id is not None:
+        row["qr_token"] = issue_pass(PassClaims(booking_id=booking_id, venue_id=row["venue"], day=day), key)
+        while inserted is None:
+            row["code"] = new_pass_code()
+            inserted = await _INSERT_BOOKING_WITH_ID.fetchrow(booking_id, *(row[f] for f in _BOOKING_FIELDS))
+        return booking_id
     while inserted is None:
         row["code"] = new_pass_code()
         inserted = await _INSERT_BOOKING.fetchrow(*(row[f] for f in _BOOKING_FIELDS))
@@ -452,7 +473,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
             breach = check_daily_cap(fresh_rules, day=day, booked_that_day=load, people=people)
             if breach is not None:
                 await _refuse(breach, venue_id, fresh_rules, day, people, form.slot_id)
-        taken = await _TAKE_PLACES.fetch(people, form.slot_id, people)
+        taken = await (_TAKE_PLACES if is_sqlite() else _TAKE_PLACES_PG).fetch(people, form.slot_id, people)
         if not taken:
             fresh = (
                 await Slot.select(Slot.capacity, Slot.booked, Slot.cancel_reason, Slot.cancelled_at)
@@ -492,6 +513,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
             key=key,
             day=day,
             now=now,
+            booking_id=taken[0].get("booking_id"),
         )
         await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
     return await get_booking(actor, booking_id)

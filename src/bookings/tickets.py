@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import re
 import secrets
 import struct
@@ -110,6 +111,18 @@ def generate_signing_key(kid: int) -> SigningKey:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _private(raw: bytes) -> Ed25519PrivateKey:
+    """The key object of a private key's bytes, made once (a pass is signed for every booking)."""
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+@functools.lru_cache(maxsize=16)
+def _public(raw: bytes) -> Ed25519PublicKey:
+    """The key object of a public key's bytes, made once (every scan verifies a pass)."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
 def issue_pass(claims: PassClaims, key: SigningKey) -> str:
     """Return a ``KP1.`` token: base32 of the packed claims followed by their Ed25519 signature."""
     if key.private_key is None:
@@ -117,7 +130,7 @@ def issue_pass(claims: PassClaims, key: SigningKey) -> str:
     payload = _PAYLOAD.pack(
         PASS_VERSION, key.kid, claims.booking_id, claims.venue_id, (claims.day - _DAY_EPOCH).days
     )
-    signature = Ed25519PrivateKey.from_private_bytes(key.private_key).sign(_SIGNED_TAG + payload)
+    signature = _private(key.private_key).sign(_SIGNED_TAG + payload)
     # Upper-case base32 plus "KP1." stays inside the QR alphanumeric set, which packs denser than byte mode.
     body = base64.b32encode(payload + signature).decode("ascii").rstrip("=")
     return PASS_PREFIX + body
@@ -176,7 +189,7 @@ def verify_pass(token: str, public_keys: Mapping[int, bytes]) -> PassClaims | No
     if raw_key is None:
         return None
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(signature, _SIGNED_TAG + payload)
+        _public(raw_key).verify(signature, _SIGNED_TAG + payload)
     except InvalidSignature:
         return None
     return PassClaims(

@@ -128,7 +128,7 @@ async def booking_event(event: str, booking_id: int, *, dedupe_key: str | None =
         return False
     recipient = email_address(row)
     if not recipient:
-        log.info("booking %s: %s e-mail not queued, the teacher has no e-mail address", booking_id, event)
+        log.debug("booking %s: %s e-mail not queued, the teacher has no e-mail address", booking_id, event)
         return False
     booking = Visit(
         id=row["id"],
