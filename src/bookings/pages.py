@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -10,17 +12,19 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accounts.schemas import UserView
-from bookings import checkin, passes, sanctions, services, waitlist
+from bookings import checkin, feedback, passes, sanctions, services, waitlist
 from bookings.qr import qr_svg
 from bookings.rules import Rules
-from bookings.schemas import BookingForm, CheckInForm, DeclineForm, HeadcountForm
+from bookings.schemas import BookingForm, BookingView, CheckInForm, DeclineForm, HeadcountForm
 from bookings.tickets import format_code
-from bookings.waitlist_pages import pass_extras, school_sanction
+from bookings.waitlist_pages import school_sanction
 from core import clock
-from core.errors import DomainError, Forbidden
+from core.db import valid_id
+from core.errors import DomainError, Forbidden, NotFound
 from core.forms import parse_form
 from core.guards import requires_role, requires_sign_in
 from core.i18n import gettext
+from core.sql import Statement
 from core.web import flash, form_data
 from venues import services as venues
 from venues.labels import GRADE_BAND_LABELS
@@ -166,11 +170,51 @@ async def _slot_notices(actor: UserView) -> list[Any]:
     return list(await slot_notices(actor))
 
 
-async def _namelist(actor: UserView, booking: Any) -> Any:
-    """The teacher's name list, when the venue requires one (privacy app)."""
-    from privacy.namelists import pass_summary
+# Everything the pass page shows beyond the booking, in one prepared statement: the venue's rules,
+# arrival window, directions and phone, the slot's room, and whether there is a name list or feedback
+# to read at all (the privacy and feedback modules are asked only when there is; most passes have
+# neither). The name-list tables belong to the privacy app, which builds on bookings: only their
+# presence is read here, the lists themselves through privacy.namelists.
+_PASS_EXTRAS = Statement(
+    "SELECT "
+    + ", ".join(f"v.{f}" for f in Rules.__struct_fields__)
+    + ", v.arrival_before_start_minutes, v.arrival_after_end_minutes, v.directions, v.contact_phone,"
+    " r.name AS room,"
+    " (SELECT pol.requires_name_list FROM privacy_venue_policy pol WHERE pol.venue = v.id)"
+    " AS name_list_required,"
+    " (SELECT COUNT(*) FROM privacy_name_list nl WHERE nl.booking = $1) AS name_lists,"
+    " (SELECT COUNT(*) FROM bookings_feedback f WHERE f.booking = $2) AS feedbacks"
+    " FROM venues_venue v LEFT JOIN venues_slot s ON s.id = $3 LEFT JOIN venues_room r ON r.id = s.room"
+    " WHERE v.id = $4"
+)
 
-    return await pass_summary(actor, booking)
+
+async def _pass_extras(actor: UserView, booking: BookingView) -> dict[str, Any]:
+    """What the pass page shows beyond the booking: room, arrival, directions, rules, feedback, name list."""
+    row = await _PASS_EXTRAS.fetchrow(booking.id, booking.id, booking.slot_id, booking.venue_id) or {}
+    before = row.get("arrival_before_start_minutes")
+    after = row.get("arrival_after_end_minutes")
+    namelist = None
+    if (
+        actor.is_teacher
+        and booking.teacher_id == actor.id
+        and (row.get("name_list_required") or row.get("name_lists"))
+    ):
+        from privacy.namelists import pass_summary  # privacy builds on bookings
+
+        namelist = await pass_summary(actor, booking)
+    return {
+        "room": row.get("room") or "",
+        "directions": row.get("directions") or "",
+        "contact_phone": row.get("contact_phone") or "",
+        "arrive_from": booking.starts_at - timedelta(minutes=before) if before is not None else None,
+        "arrive_until": booking.ends_at + timedelta(minutes=after) if after is not None else None,
+        "venue_rules": rules_summary(Rules(**{f: row.get(f) for f in Rules.__struct_fields__})),
+        "feedback": await feedback.of_booking(booking.id) if row.get("feedbacks") else None,
+        "may_give_feedback": feedback.may_give(actor, booking),
+        "sanction": await school_sanction(actor),
+        "namelist": namelist,
+    }
 
 
 async def _pass_page(
@@ -194,8 +238,7 @@ async def _pass_page(
             "late_cancel": services.late_cancel_strikes(actor, booking),
             "standing": (await services.school_standing([booking.school_id]))[booking.school_id],
             "errors": errors or {},
-            **(await pass_extras(actor, booking)),
-            "namelist": await _namelist(actor, booking),
+            **(await _pass_extras(actor, booking)),
         },
         status_code=status_code,
     )
@@ -260,16 +303,103 @@ async def cancel_submit(
     return Redirect(f"/bookings/{booking_id}", status_code=303)
 
 
+# A slot's page for its venue's staff (who booked, who waits) reads three prepared statements
+# (core/sql.py): the slot, its bookings with only the columns the table shows, and the waiting list's
+# live entries. The table can run to a hundred classes, so its rows are light objects, not BookingViews
+# (whose deadlines the table does not show). A slot's bookings and waiting entries are all of its venue,
+# which the reader manages (checked first); the statements select by slot alone, since a venue
+# condition as well leads SQLite (no statistics) to scan the venue's whole history by its index.
+_SLOT_HEAD = Statement(
+    "SELECT s.id, s.venue AS venue_id, v.name AS venue_name, s.starts_at, s.ends_at, s.capacity, s.booked,"
+    " s.title, s.kind, s.created_at, s.programme AS programme_id, p.title AS programme_title,"
+    " s.room AS room_id, r.name AS room_name"
+    " FROM venues_slot s JOIN venues_venue v ON v.id = s.venue"
+    " LEFT JOIN venues_programme p ON p.id = s.programme LEFT JOIN venues_room r ON r.id = s.room"
+    " WHERE s.id = $1"
+)
+_SLOT_BOOKINGS = Statement(
+    "SELECT b.id, sc.name AS school_name, u.display_name AS teacher_name, b.status, b.students,"
+    " b.chaperones, b.grade, b.class_name, b.grade_band, b.admitted_students, b.admitted_chaperones, b.code,"
+    " b.lead_teacher_name, b.lead_teacher_phone, b.buses, b.arrival_time, b.lunch_space, b.accessibility,"
+    " b.special_requests"
+    " FROM bookings_booking b JOIN accounts_school sc ON sc.id = b.school"
+    " JOIN accounts_user u ON u.id = b.teacher"
+    " WHERE b.slot = $1 ORDER BY b.id"
+)
+# waitlist.list_entries() less the queue positions this page does not show: the entries waiting for
+# this slot or offered its places.
+_SLOT_WAITLIST = Statement(
+    "SELECT grade, class_name, students, chaperones, status, offer_expires_at FROM bookings_waitlist"
+    " WHERE (slot = $1 OR offered_slot = $2) AND status IN ('waiting', 'offered')"
+    " ORDER BY created_at, id"
+)
+
+
+@dataclass(slots=True)
+class SlotBooking:
+    """One row of a slot's bookings table (with the logistics that bookings/_logistics.html shows)."""
+
+    id: int
+    school_name: str
+    teacher_name: str
+    status: str
+    students: int
+    chaperones: int
+    grade: str
+    class_name: str
+    grade_band: str | None
+    admitted_students: int
+    admitted_chaperones: int
+    code: str
+    lead_teacher_name: str
+    lead_teacher_phone: str
+    buses: int | None
+    arrival_time: str
+    lunch_space: bool
+    accessibility: str
+    special_requests: str
+
+    @property
+    def has_logistics(self) -> bool:
+        return bool(
+            self.lead_teacher_name
+            or self.lead_teacher_phone
+            or self.buses is not None
+            or self.arrival_time
+            or self.lunch_space
+            or self.accessibility
+            or self.special_requests
+        )
+
+
+@dataclass(slots=True)
+class SlotWaiting:
+    grade: str
+    class_name: str
+    students: int
+    chaperones: int
+    status: str
+    offer_expires_at: datetime | None
+
+
 @get("/slots/{slot_id:int}", guards=[requires_role("staff", "auditor")], include_in_schema=False)
 async def slot_bookings(actor: NamedDependency[UserView], slot_id: FromPath[int]) -> Template:
-    slot = await venues.get_slot(slot_id)
+    row = await _SLOT_HEAD.fetchrow(slot_id) if valid_id(slot_id) else None
+    if row is None:
+        raise NotFound("slot")
+    slot = venues.slot_view(row)
     venues.require_manager(actor, slot.venue_id)
+    bookings = []
+    for b in await _SLOT_BOOKINGS.fetch(slot.id):
+        b["lunch_space"] = bool(b["lunch_space"])  # SQLite: 0/1
+        bookings.append(SlotBooking(**b))
+    waiting = [SlotWaiting(**w) for w in await _SLOT_WAITLIST.fetch(slot.id, slot.id)]
     return Template(
         "bookings/slot.html",
         context={
             "slot": slot,
-            "bookings": await services.list_bookings(actor, slot_id=slot_id),
-            "waitlist": await waitlist.list_entries(actor, slot_id=slot_id),
+            "bookings": bookings,
+            "waitlist": waiting,
             "waitlist_state": waitlist.state_label,
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get, post
@@ -12,8 +11,6 @@ from litestar.response import Redirect, Template
 
 from accounts.schemas import UserView
 from bookings import feedback, sanctions, services, waitlist
-from bookings.rules import Rules
-from bookings.schemas import BookingView
 from bookings.waitlist import WaitlistForm
 from core.errors import DomainError
 from core.forms import parse_form
@@ -22,7 +19,6 @@ from core.i18n import gettext
 from core.web import flash, form_data
 from venues import services as venues
 from venues.labels import GRADE_BAND_LABELS
-from venues.tables import Slot, Venue
 
 
 async def school_sanction(actor: UserView) -> sanctions.Sanction | None:
@@ -30,30 +26,6 @@ async def school_sanction(actor: UserView) -> sanctions.Sanction | None:
     if not actor.is_teacher or actor.school_id is None:
         return None
     return await sanctions.sanction_of(actor.school_id)
-
-
-async def pass_extras(actor: UserView, booking: BookingView) -> dict[str, Any]:
-    """What the pass page shows beyond the booking: room, arrival, directions, rules, feedback."""
-    from bookings.pages import rules_summary
-
-    venue = await venues.get_venue(booking.venue_id)
-    extra = (
-        await Venue.select(Venue.directions, Venue.contact_phone).where(Venue.id == booking.venue_id).first()
-    ) or {}
-    room = await Slot.select(Slot.room.name.as_alias("room")).where(Slot.id == booking.slot_id).first()
-    before = venue.arrival_before_start_minutes
-    after = venue.arrival_after_end_minutes
-    return {
-        "room": (room or {}).get("room") or "",
-        "directions": extra.get("directions") or "",
-        "contact_phone": extra.get("contact_phone") or "",
-        "arrive_from": booking.starts_at - timedelta(minutes=before) if before is not None else None,
-        "arrive_until": booking.ends_at + timedelta(minutes=after) if after is not None else None,
-        "venue_rules": rules_summary(Rules.of(venue)),
-        "feedback": await feedback.of_booking(booking.id),
-        "may_give_feedback": feedback.may_give(actor, booking),
-        "sanction": await school_sanction(actor),
-    }
 
 
 async def _join_page(

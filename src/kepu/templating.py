@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
 from jinja2 import Environment
 
 from core import clock, i18n
@@ -40,10 +39,21 @@ def _locale() -> Locale:
     return _babel_locale(i18n.current_language())
 
 
+@lru_cache(maxsize=8)
+def _weekdays(code: str) -> tuple[str, ...]:
+    """The locale's abbreviated weekday names, Monday first (CLDR's "EEE", e.g. 周四 or Thu)."""
+    names = _babel_locale(code).days["format"]["abbreviated"]
+    return tuple(names[n] for n in range(7))
+
+
+# The three formats below are CLDR patterns ("yyyy-MM-dd EEE HH:mm", "yyyy-MM-dd EEE", "HH:mm") whose
+# only localised part is the weekday's name: they are written out here instead of going through
+# Babel's pattern formatter, which cost about 20 µs a date on pages that list a hundred of them.
 def fmt_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
-    return format_datetime(clock.local(value), "yyyy-MM-dd EEE HH:mm", tzinfo=clock.TZ, locale=_locale())
+    local = clock.local(value)
+    return f"{local:%Y-%m-%d} {_weekdays(i18n.current_language())[local.weekday()]} {local:%H:%M}"
 
 
 def fmt_date(value: date | datetime | None) -> str:
@@ -51,13 +61,13 @@ def fmt_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = clock.local(value).date()
-    return format_date(value, "yyyy-MM-dd EEE", locale=_locale())
+    return f"{value:%Y-%m-%d} {_weekdays(i18n.current_language())[value.weekday()]}"
 
 
 def fmt_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return format_time(clock.local(value), "HH:mm", tzinfo=clock.TZ, locale=_locale())
+    return f"{clock.local(value):%H:%M}"
 
 
 def label(mapping: dict[str, str]) -> Any:

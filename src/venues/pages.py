@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -12,13 +13,15 @@ from litestar.response import Redirect, Template
 
 from accounts.schemas import UserView
 from core import clock
-from core.errors import DomainError, Forbidden
+from core.db import valid_id
+from core.errors import DomainError, Forbidden, NotFound
 from core.forms import parse_form
 from core.guards import requires_role, requires_sign_in
 from core.i18n import gettext
+from core.sql import Statement
 from core.web import flash, form_data
 from venues import programmes, services
-from venues.labels import DISTRICT_LABELS, KIND_LABELS
+from venues.labels import DISTRICT_LABELS, KIND_LABELS, SLOT_KIND_LABELS
 from venues.schemas import (
     RULE_DEFAULTS,
     RULE_FIELDS,
@@ -39,6 +42,56 @@ FIELD_DEFAULTS = {
 }
 
 
+# The catalogue of venues in one prepared statement: each venue with its open slots (not started,
+# room left) counted, whatever the number of venues. Grouping by `+venue` (an expression, not the
+# column) keeps SQLite from walking every slot ever published in venue order to avoid a sort; it reads
+# the future slots by the starts_at index instead (1.6 → 0.1 ms at 6,000 slots).
+_VENUE_CARDS = Statement(
+    "SELECT v.id, v.name, v.kind, v.district, v.address,"
+    " COALESCE(a.open_slots, 0) AS open_slots, COALESCE(a.places_left, 0) AS places_left, a.next_open"
+    " FROM venues_venue v LEFT JOIN ("
+    "   SELECT +venue AS venue, COUNT(*) AS open_slots, SUM(capacity - booked) AS places_left,"
+    "   MIN(starts_at) AS next_open FROM venues_slot"
+    "   WHERE starts_at > $1 AND booked < capacity AND cancelled_at IS NULL GROUP BY +venue"
+    " ) a ON a.venue = v.id"
+    " WHERE ($2 = '' OR v.district = $3) AND ($4 = '' OR v.kind = $5) ORDER BY v.id"
+)
+
+
+@dataclass(slots=True)
+class VenueCard:
+    """One venue of the catalogue, its labels translated."""
+
+    id: int
+    name: str
+    kind: str
+    district: str
+    address: str
+    open_slots: int
+    places_left: int
+    next_open: datetime | None
+
+
+async def venue_cards(district: str, kind: str) -> list[VenueCard]:
+    """The venues (of a district and kind, when given) with their open slots, in one query."""
+    kinds = {k: gettext(v) for k, v in KIND_LABELS.items()}
+    districts = {k: gettext(v) for k, v in DISTRICT_LABELS.items()}
+    rows = await _VENUE_CARDS.fetch(clock.now(), district, district, kind, kind)
+    return [
+        VenueCard(
+            id=r["id"],
+            name=r["name"],
+            kind=kinds.get(r["kind"], r["kind"]),
+            district=districts.get(r["district"], r["district"]),
+            address=r["address"],
+            open_slots=int(r["open_slots"]),
+            places_left=int(r["places_left"]),
+            next_open=_instant(r["next_open"]) if r["next_open"] is not None else None,
+        )
+        for r in rows
+    ]
+
+
 @get("/venues", guards=[requires_sign_in], include_in_schema=False)
 async def venue_list(
     district: Annotated[str | None, QueryParameter(name="district", max_length=8)] = None,
@@ -49,22 +102,120 @@ async def venue_list(
     return Template(
         "venues/list.html",
         context={
-            "summaries": await services.venue_summaries(district=district, kind=kind),
+            "cards": await venue_cards(district or "", kind or ""),
             "district": district or "",
             "kind": kind or "",
         },
     )
 
 
+# The venue page shows four weeks of slots at a time (a phone screen's worth, and a page that stays
+# cheap however far ahead a venue publishes), with links to the weeks before and after.
+WINDOW_DAYS = 28
+
+# What the venue page needs, written once as SQL (core/sql.py): the venue with the first slot after the
+# shown weeks (for the "later" link), then the weeks' slots with their programme and room.
+_VENUE_HEAD = Statement(
+    "SELECT v.id, v.name, v.kind, v.district, v.address,"
+    " (SELECT MIN(s.starts_at) FROM venues_slot s"
+    "   WHERE s.venue = v.id AND s.cancelled_at IS NULL AND s.starts_at >= $1) AS later"
+    " FROM venues_venue v WHERE v.id = $2"
+)
+_VENUE_WINDOW = Statement(
+    "SELECT s.id, s.starts_at, s.ends_at, s.capacity - s.booked AS remaining, s.title, s.kind,"
+    " p.title AS programme_title, r.name AS room_name"
+    " FROM venues_slot s LEFT JOIN venues_programme p ON p.id = s.programme"
+    " LEFT JOIN venues_room r ON r.id = s.room"
+    " WHERE s.venue = $1 AND s.cancelled_at IS NULL AND s.starts_at >= $2 AND s.starts_at < $3"
+    " ORDER BY s.starts_at, s.id"
+)
+
+
+@dataclass(slots=True)
+class SlotLine:
+    """One slot of the venue page, its text ready (the page lists up to four weeks of them)."""
+
+    id: int
+    when: str
+    title: str
+    room: str
+    remaining: int
+    places: str
+
+
+@dataclass(slots=True)
+class SlotDay:
+    day: date
+    slots: list[SlotLine]
+
+
+def _instant(value: Any) -> datetime:
+    # SQLite returns MIN() over a timestamptz column as text.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _window_start(on: str | None) -> date:
+    try:
+        start = date.fromisoformat(on or "")
+    except ValueError:
+        return clock.today()
+    return start if clock.in_range(start) and start > clock.today() else clock.today()
+
+
+async def venue_window(venue_id: int, start: date) -> tuple[dict[str, Any], list[SlotDay]]:
+    """The venue and its slots (not cancelled, not yet started) from `start` for WINDOW_DAYS, by day."""
+    if not valid_id(venue_id):
+        raise NotFound("venue")
+    end = clock.day_bounds(start + timedelta(days=WINDOW_DAYS))[0]
+    venue = await _VENUE_HEAD.fetchrow(end, venue_id)
+    if venue is None:
+        raise NotFound("venue")
+    begin = clock.now() if start <= clock.today() else clock.day_bounds(start)[0]
+    rows = await _VENUE_WINDOW.fetch(venue_id, begin, end)
+    places = gettext("%(n)s places left")
+    days: list[SlotDay] = []
+    for row in rows:
+        starts, ends = clock.local(_instant(row["starts_at"])), clock.local(_instant(row["ends_at"]))
+        kind = row["kind"]
+        remaining = row["remaining"]
+        line = SlotLine(
+            id=row["id"],
+            when=f"{starts:%H:%M}–{ends:%H:%M}",
+            title=row["title"]
+            or row["programme_title"]
+            or (gettext(SLOT_KIND_LABELS[kind]) if kind in SLOT_KIND_LABELS else kind),
+            room=row["room_name"] or "",
+            remaining=remaining,
+            places=places % {"n": remaining},
+        )
+        if not days or days[-1].day != starts.date():
+            days.append(SlotDay(starts.date(), []))
+        days[-1].slots.append(line)
+    later = venue.pop("later")
+    venue["later"] = clock.local(_instant(later)).date() if later is not None else None
+    return venue, days
+
+
 @get("/venues/{venue_id:int}", guards=[requires_sign_in], include_in_schema=False)
-async def venue_detail(actor: NamedDependency[UserView], venue_id: FromPath[int]) -> Template:
-    venue = await services.get_venue(venue_id)
-    slots = await services.list_slots(
-        venue_id, starts_from=clock.now(), starts_before=clock.now() + timedelta(days=120)
-    )
+async def venue_detail(
+    actor: NamedDependency[UserView],
+    venue_id: FromPath[int],
+    on: Annotated[str | None, QueryParameter(name="date", max_length=10)] = None,
+) -> Template:
+    start = _window_start(on)
+    venue, days = await venue_window(venue_id, start)
+    today = clock.today()
     return Template(
         "venues/detail.html",
-        context={"venue": venue, "slots": slots, "can_manage": services.can_manage(actor, venue_id)},
+        context={
+            "venue": venue,
+            "days": days,
+            "start": start,
+            "last": start + timedelta(days=WINDOW_DAYS - 1),
+            "earlier": max(today, start - timedelta(days=WINDOW_DAYS)) if start > today else None,
+            "later": venue["later"],
+            "can_manage": services.can_manage(actor, venue_id),
+        },
     )
 
 
