@@ -125,9 +125,13 @@ def _sqlite() -> bool:
     return is_sqlite()
 
 
+# PostgreSQL: date_part() gives a double; EXTRACT() gives a numeric (since 14), several times slower to
+# compute and compare over a city's year of check-ins.
+
+
 def _epoch(col: str) -> str:
     """Seconds (any fixed origin) of an instant, for differences and comparisons."""
-    return f"(julianday({col}) * 86400.0)" if _sqlite() else f"EXTRACT(EPOCH FROM {col})"
+    return f"(julianday({col}) * 86400.0)" if _sqlite() else f"date_part('epoch', {col})"
 
 
 def _day(col: str) -> str:
@@ -146,7 +150,7 @@ def _weekday(col: str) -> str:
     """0 = Monday … 6 = Sunday, of the local day (the Julian day number's remainder by 7 on SQLite)."""
     if _sqlite():
         return f"({_day(col)} % 7)"
-    return f"(CAST(EXTRACT(ISODOW FROM ({col} AT TIME ZONE 'Asia/Shanghai')) AS INTEGER) - 1)"
+    return f"(CAST(date_part('isodow', {col} AT TIME ZONE 'Asia/Shanghai') AS INTEGER) - 1)"
 
 
 def _minute_of_day(col: str) -> str:
@@ -155,7 +159,7 @@ def _minute_of_day(col: str) -> str:
         jd = f"(julianday({col}) + 0.83333334)"
         return f"CAST(({jd} - CAST({jd} AS INTEGER)) * 1440 AS INTEGER)"
     local = f"({col} AT TIME ZONE 'Asia/Shanghai')"
-    return f"CAST(EXTRACT(HOUR FROM {local}) * 60 + EXTRACT(MINUTE FROM {local}) AS INTEGER)"
+    return f"CAST(date_part('hour', {local}) * 60 + date_part('minute', {local}) AS INTEGER)"
 
 
 def _hhmm(col: str) -> str:
@@ -192,7 +196,7 @@ def _admitted(one_venue: bool) -> str:
     if _sqlite():
         t, d = f"(julianday({_TS}) * 86400.0)", f"CAST(julianday({_TS}) + 0.83333334 AS INTEGER)"
     else:
-        t, d = f"EXTRACT(EPOCH FROM {_TS})", _day(_TS)
+        t, d = _epoch(_TS), _day(_TS)
     return f"""
     adm AS (
         SELECT c.id AS id, c.venue AS venue_id, c.booking AS booking_id, c.students AS st,
