@@ -76,3 +76,19 @@ async def test_a_transaction_cut_off_mid_way_leaves_nothing_behind(running: Any)
         await INSERT.execute("四中", "湖里区", clock.now())
     rows = await School.select(School.name).where(School.district == "湖里区")
     assert [r["name"] for r in rows] == ["四中"]
+
+
+async def test_sqlite_gets_index_statistics_at_most_hourly(running: Any) -> None:
+    """`kepu migrate` and the worker refresh SQLite's statistics (PostgreSQL's autovacuum does its own)."""
+    from core import db
+
+    if not db.is_sqlite():
+        assert await db.refresh_statistics(force=True) is False
+        return
+    async with write_transaction():
+        for n in range(30):
+            await School.insert(School(name=f"统计学校{n}", district="思明区"))
+    assert await db.refresh_statistics(force=True) is True
+    rows = await Statement("SELECT tbl FROM sqlite_stat1").fetch()
+    assert "accounts_school" in {r["tbl"] for r in rows}
+    assert await db.refresh_statistics() is False  # analysed a moment ago

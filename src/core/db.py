@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -291,6 +292,28 @@ async def write_transaction() -> AsyncIterator[None]:
     else:
         async with db.transaction():
             yield
+
+
+_STATISTICS_AT = 0.0
+STATISTICS_EVERY_S = 3600
+
+
+async def refresh_statistics(force: bool = False) -> bool:
+    """SQLite keeps no statistics about its indexes unless asked, and without them its planner can pick
+    a poor one (a slot's roster scanned every booking of its venue). ANALYZE with an analysis limit
+    reads at most 1,000 rows an index (an estimate, enough for the planner), so it stays quick at any
+    size. At most hourly unless forced; `kepu migrate` and the worker call it. PostgreSQL's autovacuum
+    analyses by itself: nothing to do there. True when it ran."""
+    global _STATISTICS_AT
+    if not is_sqlite() or (not force and time.monotonic() - _STATISTICS_AT < STATISTICS_EVERY_S):
+        return False
+    from core.sql import Statement  # it imports this module
+
+    async with write_transaction():
+        await Statement("PRAGMA analysis_limit = 1000").execute()
+        await Statement("ANALYZE").execute()
+    _STATISTICS_AT = time.monotonic()
+    return True
 
 
 class SQLiteKeeper:

@@ -33,6 +33,8 @@ async def _migrate(quiet: bool = True) -> None:
         from piccolo.querystring import QueryString
 
         await engine.run_querystring(QueryString("PRAGMA journal_mode=WAL"))
+        async with db.database_lifespan(pool_size=1):
+            await db.refresh_statistics(force=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

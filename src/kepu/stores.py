@@ -10,6 +10,10 @@ from accounts.tables import StoreEntry
 from core import clock
 from core.db import write_transaction
 from core.sessions import TOUCH_EVERY
+from core.sql import Statement
+
+_GET = Statement("SELECT value, expires_at FROM accounts_store_entry WHERE key = $1")
+_RENEW = Statement("UPDATE accounts_store_entry SET expires_at = $1 WHERE key = $2")
 
 
 class DatabaseStore(Store):
@@ -37,11 +41,8 @@ class DatabaseStore(Store):
             )
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        row = (
-            await StoreEntry.select(StoreEntry.value, StoreEntry.expires_at)
-            .where(StoreEntry.key == self._key(key))
-            .first()
-        )
+        # Every signed-in page reads its session here: a prepared statement, not the query builder.
+        row = await _GET.fetchrow(self._key(key))
         if row is None:
             return None
         if row["expires_at"] is not None and row["expires_at"] <= clock.now():
@@ -52,9 +53,7 @@ class DatabaseStore(Store):
                 # Renewed less than a minute ago: reading is not a write each time.
                 return bytes(row["value"])
             async with write_transaction():
-                await StoreEntry.update(
-                    {StoreEntry.expires_at: clock.now() + timedelta(seconds=seconds)}
-                ).where(StoreEntry.key == self._key(key))
+                await _RENEW.execute(clock.now() + timedelta(seconds=seconds), self._key(key))
         return bytes(row["value"])
 
     async def delete(self, key: str) -> None:

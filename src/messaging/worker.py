@@ -29,7 +29,7 @@ from typing import Any
 
 from bookings.tables import Booking, Strike
 from core import clock
-from core.db import database_lifespan, is_sqlite, write_transaction
+from core.db import database_lifespan, is_sqlite, refresh_statistics, write_transaction
 from messaging import notify
 from messaging.tables import Outbox
 
@@ -334,6 +334,7 @@ async def run_pass(config: SmtpConfig | None = None, stop: asyncio.Event | None 
     report.no_shows = await _step(report, "no-shows", mark_no_shows)
     for job in list(JOBS):
         await _step(report, getattr(job, "__qualname__", repr(job)), job)
+    await _step(report, "statistics", refresh_statistics)  # SQLite only, at most hourly
     # Last, so a reminder queued in this pass goes out in it too.
     report.sent = await _step(report, "outbox", lambda: send_due(config, stop=stop))
     return report
