@@ -47,6 +47,13 @@ class Statement:
             async with db.pool.acquire() as conn:
                 return [dict(r) for r in await conn.fetch(self.pg, *args)]
         if tx is not None:
+            writer = getattr(tx, "in_loop", None)
+            if writer is not None:  # the kept writer, its write lock held: run it here (core.db)
+                cursor = writer.execute(self.sqlite, args)
+                try:
+                    return cursor.fetchall()
+                finally:
+                    cursor.close()
             # One trip to the connection's thread (execute, fetch and close the cursor there).
             return list(await tx.connection.execute_fetchall(self.sqlite, args))
         # Outside a transaction: the tuned engine's reader connections while the app runs (else a new one).
