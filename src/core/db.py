@@ -104,6 +104,22 @@ class TunedSQLiteEngine(SQLiteEngine):
         """The long-lived connection for write transactions while the app runs (else None)."""
         return getattr(self, "_writers", {}).get((id(asyncio.get_running_loop()), self.path))
 
+    async def quick_read(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]] | None:
+        """Run a unique-key lookup on a reader connection from the event loop's thread (None when the
+        app's readers are not open: the caller goes the usual way)."""
+        pool = getattr(self, "_readers", {}).get((id(asyncio.get_running_loop()), self.path))
+        if pool is None or pool.closed:
+            return None
+        conn = await pool.borrow()
+        try:
+            cursor = conn._conn.execute(query, args)
+            try:
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            await pool.give_back(conn)
+
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
     ) -> Any:

@@ -23,14 +23,16 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 class Statement:
     """One SQL statement; `fetch`, `fetchrow` and `execute` run it with positional arguments."""
 
-    __slots__ = ("pg", "sqlite")
+    __slots__ = ("pg", "quick", "sqlite")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, quick: bool = False) -> None:
+        """`quick`: a lookup by a unique key, read on SQLite on the event loop's thread (see fetch)."""
         numbers = [int(n) for n in _PLACEHOLDER.findall(text)]
         if numbers != list(range(1, len(numbers) + 1)):
             raise ValueError(f"placeholders must be $1..$n, each once and in order: {text}")
         self.pg = text
         self.sqlite = _PLACEHOLDER.sub("?", text)
+        self.quick = quick
 
     async def fetch(self, *args: Any) -> list[dict[str, Any]]:
         db = engine()
@@ -57,8 +59,13 @@ class Statement:
             # One trip to the connection's thread (execute, fetch and close the cursor there).
             return list(await tx.connection.execute_fetchall(self.sqlite, args))
         # Outside a transaction: the tuned engine's reader connections while the app runs (else a new one).
-        rows: list[dict[str, Any]] = await db._run_in_new_connection(self.sqlite, list(args))  # type: ignore[attr-defined]
-        return rows
+        # A quick lookup (every request's actor or session) runs on a borrowed reader from this thread:
+        # a WAL reader never waits for a writer, and an indexed lookup takes microseconds, far less
+        # than a trip to the connection's thread and back.
+        if self.quick and (rows := await db.quick_read(self.sqlite, args)) is not None:  # type: ignore[attr-defined]
+            return rows
+        rows = await db._run_in_new_connection(self.sqlite, list(args))  # type: ignore[attr-defined]
+        return list(rows)
 
     async def fetchrow(self, *args: Any) -> dict[str, Any] | None:
         rows = await self.fetch(*args)

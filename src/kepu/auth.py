@@ -29,10 +29,11 @@ _ACTOR_COLUMNS = """
   LEFT JOIN venues_staff m ON m."user" = u.id AND u.role = 'staff'
 """
 # Every request needs its actor: one statement each, not the three a query builder would make.
-_ACTOR_BY_ID = Statement(f"SELECT {_ACTOR_COLUMNS} WHERE u.id = $1 AND u.is_active = $2")
+_ACTOR_BY_ID = Statement(f"SELECT {_ACTOR_COLUMNS} WHERE u.id = $1 AND u.is_active = $2", quick=True)
 _ACTOR_BY_TOKEN = Statement(
     f'SELECT {_ACTOR_COLUMNS} JOIN accounts_access_token t ON t."user" = u.id'
-    " WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.is_active = $3"
+    " WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.is_active = $3",
+    quick=True,
 )
 
 

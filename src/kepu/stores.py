@@ -12,7 +12,7 @@ from core.db import write_transaction
 from core.sessions import TOUCH_EVERY
 from core.sql import Statement
 
-_GET = Statement("SELECT value, expires_at FROM accounts_store_entry WHERE key = $1")
+_GET = Statement("SELECT value, expires_at FROM accounts_store_entry WHERE key = $1", quick=True)
 _RENEW = Statement("UPDATE accounts_store_entry SET expires_at = $1 WHERE key = $2")
 
 
