@@ -89,7 +89,7 @@ def _queries(database_url: str, year: int) -> dict[str, list[tuple[str, tuple[An
         clock.day_bounds(sd_lo)[0],
         clock.day_bounds(sd_hi)[1],
     )
-    days = (date(year, 1, 1).toordinal() + sc._JDN_OFFSET, date(year, 12, 31).toordinal() + sc._JDN_OFFSET)
+    days = (date(year, 1, 1).toordinal() + sc.JDN_OFFSET, date(year, 12, 31).toordinal() + sc.JDN_OFFSET)
     capacity = (sc._CAPACITY_SQL, (lo, hi, now))
     engine = "sqlite" if database_url.startswith("sqlite") else "postgres"
     return {

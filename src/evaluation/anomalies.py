@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from core import clock
@@ -37,7 +37,7 @@ from core.db import is_sqlite
 from core.errors import DomainError
 from core.i18n import N_
 from core.sql import Statement
-from evaluation.scorecard import row_day
+from evaluation.scorecard import JDN_OFFSET, row_day
 
 
 @dataclass(frozen=True)
@@ -346,10 +346,13 @@ def _kind_args(kind: str, t: Thresholds) -> list[Any]:
 
 
 def _daily(one_venue: bool) -> str:
-    return f"""WITH {_admitted(one_venue)},
-    daily AS (
-        SELECT a.venue_id AS venue_id, a.d AS d, SUM(a.st + a.ch) AS people, COUNT(*) AS n
-        FROM adm a GROUP BY a.venue_id, a.d
+    """People admitted per base and local day, from the venue-day running totals (the counted check-ins
+    of each day, kept by the database; evaluation/piccolo_migrations). Args: first and last day as
+    Julian day numbers[, venue]; then `days >= ?` and the share."""
+    return f"""WITH daily AS (
+        SELECT venue AS venue_id, local_day AS d, students + chaperones AS people, checkins AS n
+        FROM evaluation_venue_day
+        WHERE checkins > 0 AND local_day >= ? AND local_day <= ?{" AND venue = ?" if one_venue else ""}
     ),
     freq AS (SELECT venue_id, people, COUNT(*) AS days FROM daily GROUP BY venue_id, people),
     opened AS (SELECT venue_id, COUNT(*) AS days FROM daily GROUP BY venue_id),
@@ -361,6 +364,11 @@ def _daily(one_venue: bool) -> str:
 
 
 _VENUES = Statement("SELECT id, name, district FROM venues_venue")
+
+
+def _days(year: int) -> tuple[int, int]:
+    """A year's first and last local day as Julian day numbers (the running totals' days)."""
+    return (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
 
 
 def _int(v: Any) -> int:
@@ -387,7 +395,7 @@ async def summary(year: int, t: Thresholds = DEFAULTS, venue_id: int | None = No
             SELECT o.venue_id AS venue_id, COUNT(*) AS n FROM overs o GROUP BY o.venue_id"""
         ).fetch(*base),
         _statement(f"{_daily(one)} SELECT venue_id, people, days, open_days FROM repeated").fetch(
-            *base, t.same_headcount_days, t.same_headcount_share_pct
+            *_days(year), *([venue_id] if one else []), t.same_headcount_days, t.same_headcount_share_pct
         ),
     )
     venues = {int(r["id"]): r for r in venue_rows}
@@ -473,7 +481,7 @@ async def evidence(venue_id: int, year: int, kind: str, t: Thresholds = DEFAULTS
     flagged = next((f for f in (await summary(year, t, venue_id)).flags if f.kind == kind), None)
     if kind == "same_headcount":
         rows = await _statement(_days_evidence_sql()).fetch(
-            lo, hi, venue_id, t.same_headcount_days, t.same_headcount_share_pct, t.evidence_limit
+            *_days(year), venue_id, t.same_headcount_days, t.same_headcount_share_pct, t.evidence_limit
         )
         days = [
             {"d": row_day(r["d"]), "people": _int(r["people"]), "checkins": _int(r["checkins"])} for r in rows

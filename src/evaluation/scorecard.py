@@ -133,7 +133,7 @@ class CityYear:
 # A local (Asia/Shanghai) day, on SQLite as its Julian day number (an integer: one julianday() call a
 # row; Shanghai has had no daylight saving since 1991, so +8 h exactly), on PostgreSQL as a date. The
 # running totals keep days as Julian day numbers on both engines.
-_JDN_OFFSET = 1721425  # date.toordinal() + this = the Julian day number
+JDN_OFFSET = 1721425  # date.toordinal() + this = the Julian day number
 
 
 def _local_day(col: str) -> str:
@@ -306,7 +306,7 @@ async def city_year(year: int) -> CityYear:
     week = (clock.day_bounds(wk_lo)[0], clock.day_bounds(wk_hi)[1])
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
-    days = (date(year, 1, 1).toordinal() + _JDN_OFFSET, date(year, 12, 31).toordinal() + _JDN_OFFSET)
+    days = (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
     (
         venues,
         checkin_rows,
@@ -403,7 +403,7 @@ def row_day(v: Any) -> date:
     """A local day from a row: a date (PostgreSQL) or the Julian day number `_local` gives on SQLite."""
     if isinstance(v, date):
         return v
-    return date.fromordinal(int(v) - _JDN_OFFSET)
+    return date.fromordinal(int(v) - JDN_OFFSET)
 
 
 async def drill(venue_id: int, year: int, metric: str) -> dict[str, Any]:
