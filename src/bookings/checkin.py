@@ -133,30 +133,11 @@ def _chained(record: dict[str, Any], tip: _Tip, venue_id: int, now: datetime) ->
     ]
 
 
-async def _record(
-    actor: UserView,
-    result: str,
-    *,
-    booking_id: int | None,
-    venue_id: int | None,
-    form: CheckInForm,
-    meta: ScanMeta,
-    students: int = 0,
-    chaperones: int = 0,
-    tip: _Tip | None = None,
-) -> None:
+async def _record(actor: UserView, result: str, *, tip: _Tip | None = None, **scan: Any) -> None:
+    """Write a scan (`scan`: _scan's keywords but the time) and chain it; on PostgreSQL after `tip`."""
     now = clock.now()
-    record = _scan(
-        actor,
-        result,
-        booking_id=booking_id,
-        venue_id=venue_id,
-        form=form,
-        meta=meta,
-        students=students,
-        chaperones=chaperones,
-        now=now,
-    )
+    record = _scan(actor, result, now=now, **scan)
+    venue_id = record["venue"]
     assert venue_id is not None
     if tip is not None:
         # PostgreSQL: the check-in, its ledger entry and the venue's new tip in one round trip (the tip

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from accounts.schemas import UserView
 from bookings import checkin, feedback, passes, sanctions, services, waitlist
 from bookings.qr import qr_svg
+from bookings.roster import Logistics
 from bookings.rules import Rules
 from bookings.schemas import BookingForm, BookingView, CheckInForm, DeclineForm, HeadcountForm
 from bookings.tickets import format_code
@@ -336,7 +337,7 @@ _SLOT_WAITLIST = Statement(
 
 
 @dataclass(slots=True)
-class SlotBooking:
+class SlotBooking(Logistics):
     """One row of a slot's bookings table (with the logistics that bookings/_logistics.html shows)."""
 
     id: int
@@ -351,25 +352,6 @@ class SlotBooking:
     admitted_students: int
     admitted_chaperones: int
     code: str
-    lead_teacher_name: str
-    lead_teacher_phone: str
-    buses: int | None
-    arrival_time: str
-    lunch_space: bool
-    accessibility: str
-    special_requests: str
-
-    @property
-    def has_logistics(self) -> bool:
-        return bool(
-            self.lead_teacher_name
-            or self.lead_teacher_phone
-            or self.buses is not None
-            or self.arrival_time
-            or self.lunch_space
-            or self.accessibility
-            or self.special_requests
-        )
 
 
 @dataclass(slots=True)

@@ -20,7 +20,32 @@ from core.i18n import N_, gettext
 
 
 @dataclass
-class RosterGroup:
+class Logistics:
+    """What a class told the venue about its arrival (a booking's logistics; never pupils' names)."""
+
+    lead_teacher_name: str
+    lead_teacher_phone: str
+    buses: int | None
+    arrival_time: str
+    lunch_space: bool
+    accessibility: str
+    special_requests: str
+
+    @property
+    def has_logistics(self) -> bool:
+        return bool(
+            self.lead_teacher_name
+            or self.lead_teacher_phone
+            or self.buses is not None
+            or self.arrival_time
+            or self.lunch_space
+            or self.accessibility
+            or self.special_requests
+        )
+
+
+@dataclass
+class RosterGroup(Logistics):
     booking_id: int
     school_name: str
     grade: str
@@ -30,13 +55,6 @@ class RosterGroup:
     admitted_students: int
     admitted_chaperones: int
     code: str
-    lead_teacher_name: str
-    lead_teacher_phone: str
-    buses: int | None
-    arrival_time: str
-    lunch_space: bool
-    accessibility: str
-    special_requests: str
 
     @property
     def booked(self) -> int:
