@@ -424,32 +424,21 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
         # Compare-and-set on the counts just read: two doors scanning the same pass at once cannot
         # both add people; the loser re-reads and is told what is left.
         cas = (students, chaperones, row.get("first_admitted_at") or now, now, bid, seen_s, seen_c)
+        admission: dict[str, Any] = {
+            "booking_id": bid,
+            "venue_id": actor.venue_id,
+            "form": form,
+            "meta": meta,
+            "students": students,
+            "chaperones": chaperones,
+        }
         if tip is not None:
-            scan = _scan(
-                actor,
-                "admitted",
-                booking_id=bid,
-                venue_id=actor.venue_id,
-                form=form,
-                meta=meta,
-                students=students,
-                chaperones=chaperones,
-                now=now,
-            )
+            scan = _scan(actor, "admitted", now=now, **admission)
             updated = await _ADMIT_RECORD_PG.fetch(*cas, *_chained(scan, tip, actor.venue_id, now))
         else:
             updated = await _ADMIT.fetch(*cas)
             if updated:
-                await _record(
-                    actor,
-                    "admitted",
-                    booking_id=bid,
-                    venue_id=actor.venue_id,
-                    form=form,
-                    meta=meta,
-                    students=students,
-                    chaperones=chaperones,
-                )
+                await _record(actor, "admitted", **admission)
         if updated:
             out = _outcome("admitted", bid, students=students, chaperones=chaperones)
             out.students, out.chaperones = students, chaperones
