@@ -90,14 +90,18 @@ def _queries(database_url: str, year: int) -> dict[str, list[tuple[str, tuple[An
         clock.day_bounds(sd_hi)[1],
     )
     days = (date(year, 1, 1).toordinal() + sc.JDN_OFFSET, date(year, 12, 31).toordinal() + sc.JDN_OFFSET)
-    capacity = (sc._CAPACITY_SQL, (lo, hi, now))
+    capacity = (
+        """SELECT venue, SUM(capacity) FROM venues_slot
+                   WHERE cancelled_at IS NULL AND starts_at >= {} AND starts_at < {} AND ends_at < {}
+                   GROUP BY venue""",
+        (lo, hi, now),
+    )
     engine = "sqlite" if database_url.startswith("sqlite") else "postgres"
     return {
         "kepu's aggregation (running totals)": [
             (sc._DAYS_SQL, days),
-            (sc._BOOKINGS_SQL, (*camp, now, now, now, now, now, lo, hi)),
+            (sc._SLOTS_SQL, (now, *camp, lo, hi)),
             (sc._SCHOOLS_SQL, (year,)),
-            capacity,
         ],
         "the same from every check-in and booking": [
             (_CHECKINS_FROM_ROWS[engine], (lo, hi)),

@@ -177,36 +177,61 @@ WHERE local_day >= {} AND local_day <= {}
 GROUP BY venue, local_month
 """
 
-# Per venue, from its slots' tallies of their bookings (each booking's admitted counts are the sum of
-# its counted check-ins, kept in the same transaction as the check-in):
+# Per venue, from its slots and their tallies of their bookings (each booking's admitted counts are the
+# sum of its counted check-ins, kept in the same transaction as the check-in), in groups by what the
+# figures ask of a slot — ended, not cancelled, a school visit, in a campaign week — so that each row is
+# classified once and the rest are plain sums; _slot_figures adds the groups up:
 #  - groups and sessions: bookings / slots with anyone admitted;
 #  - rates: confirmed bookings whose slot has ended (fulfilment = admitted ÷ booked people; a no-show
-#    has nobody admitted); capacity use counts the people admitted in ended, open slots.
-_BOOKINGS_SQL = """
+#    has nobody admitted); capacity use: the people admitted in ended, open slots over their places.
+_SLOTS_SQL = """
 SELECT sl.venue AS venue_id,
+       CASE WHEN sl.ends_at < {} THEN 1 ELSE 0 END AS ended,
+       CASE WHEN sl.cancelled_at IS NULL THEN 1 ELSE 0 END AS open_slot,
+       CASE WHEN sl.kind = 'school_visit' THEN 1 ELSE 0 END AS school_visit,
+       CASE WHEN (sl.starts_at >= {} AND sl.starts_at < {}) OR (sl.starts_at >= {} AND sl.starts_at < {})
+            THEN 1 ELSE 0 END AS campaign,
+       SUM(sl.capacity) AS capacity,
+       SUM(CASE WHEN t.admitted_groups > 0 THEN 1 ELSE 0 END) AS sessions,
        SUM(t.admitted_groups) AS school_groups,
-       SUM(CASE WHEN t.admitted_groups > 0 AND sl.kind = 'school_visit' THEN 1 ELSE 0 END)
-           AS partnership_sessions,
-       SUM(CASE WHEN t.admitted_groups > 0
-                 AND ((sl.starts_at >= {} AND sl.starts_at < {})
-                      OR (sl.starts_at >= {} AND sl.starts_at < {}))
-                THEN 1 ELSE 0 END) AS campaign_activities,
        SUM(t.stage_preschool) AS stage_preschool,
        SUM(t.stage_primary) AS stage_primary,
        SUM(t.stage_junior) AS stage_junior,
        SUM(t.stage_senior) AS stage_senior,
        SUM(t.stage_other) AS stage_other,
-       SUM(CASE WHEN sl.ends_at < {} THEN t.confirmed ELSE 0 END) AS due_bookings,
-       SUM(CASE WHEN sl.ends_at < {} THEN t.people_booked ELSE 0 END) AS people_booked,
-       SUM(CASE WHEN sl.ends_at < {} THEN t.people_came ELSE 0 END) AS people_came,
-       SUM(CASE WHEN sl.ends_at < {} THEN t.no_shows ELSE 0 END) AS no_shows,
-       SUM(CASE WHEN sl.cancelled_at IS NULL AND sl.ends_at < {} THEN t.people_admitted ELSE 0 END)
-           AS people_in_slots
-FROM evaluation_slot_tally t
-JOIN venues_slot sl ON sl.id = t.slot
+       SUM(t.confirmed) AS due_bookings,
+       SUM(t.people_booked) AS people_booked,
+       SUM(t.people_came) AS people_came,
+       SUM(t.no_shows) AS no_shows,
+       SUM(t.people_admitted) AS people_admitted
+FROM venues_slot sl
+LEFT JOIN evaluation_slot_tally t ON t.slot = sl.id
 WHERE sl.starts_at >= {} AND sl.starts_at < {}
-GROUP BY sl.venue
+GROUP BY 1, 2, 3, 4, 5
 """
+_ENDED_FIGURES = ("due_bookings", "people_booked", "people_came", "no_shows")
+
+
+def _slot_figures(rows: list[dict[str, Any]]) -> dict[int, dict[str, int]]:
+    """Per venue: the booking figures, the students by stage and the places, from _SLOTS_SQL's groups."""
+    out: dict[int, dict[str, int]] = {}
+    for r in rows:
+        f = out.setdefault(r["venue_id"], dict.fromkeys(_SLOT_KEYS, 0))
+        f["school_groups"] += _int(r["school_groups"])
+        if r["school_visit"]:
+            f["partnership_sessions"] += _int(r["sessions"])
+        if r["campaign"]:
+            f["campaign_activities"] += _int(r["sessions"])
+        for stage in STAGES:
+            f[f"stage_{stage}"] += _int(r[f"stage_{stage}"])
+        if r["ended"]:
+            for key in _ENDED_FIGURES:
+                f[key] += _int(r[key])
+            if r["open_slot"]:
+                f["people_in_slots"] += _int(r["people_admitted"])
+                f["capacity"] += _int(r["capacity"])
+    return out
+
 
 # Schools and their districts with a booking someone was admitted on, in a slot of the year.
 _SCHOOLS_SQL = """
@@ -217,14 +242,14 @@ WHERE r.local_year = {} AND r.admitted_groups > 0
 GROUP BY r.venue
 """
 
-_CAPACITY_SQL = """
-SELECT venue AS venue_id, SUM(capacity) AS capacity
-FROM venues_slot
-WHERE cancelled_at IS NULL AND starts_at >= {} AND starts_at < {} AND ends_at < {}
-GROUP BY venue
-"""
-
 _BOOKING_FIGURES = ("school_groups", "partnership_sessions", "campaign_activities")
+_SLOT_KEYS = (
+    *_BOOKING_FIGURES,
+    *(f"stage_{stage}" for stage in STAGES),
+    *_ENDED_FIGURES,
+    "people_in_slots",
+    "capacity",
+)
 _SCHOOL_FIGURES = ("distinct_schools", "districts_reached")
 
 _WALK_INS_SQL = """SELECT venue AS venue_id, SUM(adults) AS adults, SUM(youth) AS youth
@@ -307,20 +332,11 @@ async def city_year(year: int) -> CityYear:
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
     days = (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
-    (
-        venues,
-        checkin_rows,
-        booking_rows,
-        school_rows,
-        capacity_rows,
-        walk_in_rows,
-        own_figures,
-    ) = await asyncio.gather(
+    venues, checkin_rows, slot_rows, school_rows, walk_in_rows, own_figures = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
         Venue.raw(_DAYS_SQL, *days),
-        Venue.raw(_BOOKINGS_SQL, *week, *sci_day, now, now, now, now, now, lo, hi),
+        Venue.raw(_SLOTS_SQL, now, *week, *sci_day, lo, hi),
         Venue.raw(_SCHOOLS_SQL, year),
-        Venue.raw(_CAPACITY_SQL, lo, hi, now),
         Venue.raw(_WALK_INS_SQL, date(year, 1, 1), date(year, 12, 31)),
         activity_figures(year, camp),
     )
@@ -335,12 +351,11 @@ async def city_year(year: int) -> CityYear:
         for key in totals:
             totals[key] += _int(r[key])
         month_by_venue.setdefault(vid, [0] * 12)[_int(r["mon"]) - 1] += _int(r["visitors"])
-    bookings = {r["venue_id"]: r for r in booking_rows}
+    bookings = _slot_figures(slot_rows)
     for vid, r in bookings.items():
         adm.setdefault(vid, {}).update({k: _int(r[k]) for k in _BOOKING_FIGURES})
     for r in school_rows:
         adm.setdefault(r["venue_id"], {}).update({k: _int(r[k]) for k in _SCHOOL_FIGURES})
-    capacity = {r["venue_id"]: r for r in capacity_rows}
     profiles = await load_profiles()
     stage_by_venue = {vid: {st: _int(r[f"stage_{st}"]) for st in STAGES} for vid, r in bookings.items()}
 
@@ -349,11 +364,10 @@ async def city_year(year: int) -> CityYear:
         vid = v["venue_id"]
         a = adm.get(vid, {})
         bk = bookings.get(vid, {})
-        cap = capacity.get(vid, {})
         figures: dict[str, Any] = {code: _int(a.get(code)) for code in METRICS if code not in RATES}
         figures["fulfilment_rate"] = _pct(_int(bk.get("people_came")), _int(bk.get("people_booked")))
         figures["no_show_rate"] = _pct(_int(bk.get("no_shows")), _int(bk.get("due_bookings")))
-        figures["capacity_use"] = _pct(_int(bk.get("people_in_slots")), _int(cap.get("capacity")))
+        figures["capacity_use"] = _pct(_int(bk.get("people_in_slots")), _int(bk.get("capacity")))
         figures["due_bookings"] = _int(bk.get("due_bookings"))
         # Visitors who came without a booking, tallied at the door (not scored: shown beside the figures).
         figures["walk_in_adults"] = _int(walk_ins.get(vid, {}).get("adults"))
