@@ -54,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
 
+    from core.memory import return_large_blocks
+
+    return_large_blocks()  # before any thread starts (core/memory.py)
     import uvicorn
 
     from kepu.app import create_app
@@ -189,7 +192,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         signal.signal(sig, stop)
     import logging
 
+    from core.memory import return_large_blocks
     from messaging import worker
+
+    return_large_blocks()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(worker.run(once=args.once, interval=args.interval))

@@ -18,12 +18,12 @@ from argon2.low_level import Type
 from accounts import passwords
 
 
-def test_production_hashes_use_owasps_argon2id_parameters() -> None:
-    """Without the test suite's setting, a new hash is argon2id with 19 MiB, 2 passes, 1 lane."""
+def test_production_hashes_use_owasp_argon2id_parameters() -> None:
+    """Without the test suite's setting, a new hash is argon2id with 12 MiB, 3 passes, 1 lane."""
     env = {k: v for k, v in os.environ.items() if k != "KEPU_FAST_PASSWORD_HASHING"}
     code = "import asyncio; from accounts import passwords as p; print(asyncio.run(p.hash_password('pw')))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert done.stdout.strip().startswith("$argon2id$v=19$m=12288,t=3,p=1$")
 
 
 async def test_hashes_with_other_parameters_still_verify() -> None:
@@ -61,3 +61,13 @@ async def test_at_most_concurrent_hashes_at_once(monkeypatch: pytest.MonkeyPatch
         *(passwords.hash_password("pw") for _ in range(passwords.CONCURRENT)),
     )
     assert peak == passwords.CONCURRENT
+
+
+def test_large_freed_blocks_go_back_to_the_system() -> None:
+    """`kepu serve` and `kepu worker` set glibc's mmap threshold (core/memory.py) before threads start."""
+    code = (
+        "from core.memory import return_large_blocks; import sys; "
+        "import platform; ok = return_large_blocks(); "
+        "sys.exit(0 if ok or platform.libc_ver()[0] != 'glibc' else 1)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
