@@ -13,7 +13,7 @@ Bookings already made are kept; the restriction ends by itself (nothing to lift)
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import ClassVar
 
 import msgspec
@@ -82,37 +82,48 @@ _STRIKES_OF_ONE = Statement(
 )
 
 
-async def sanctions_of(school_ids: list[int]) -> dict[int, Sanction]:
-    """Per school, in one query. A restriction runs until (and including) `restricted_until`."""
+def strikes_since() -> datetime:
+    """The oldest strike that still counts."""
+    return clock.now() - timedelta(days=settings().window_days)
+
+
+def standing(strikes: int, last_strike: datetime | str | None) -> Sanction:
+    """A school's standing from its strikes within the window and the newest one's time (SQLite may
+    hand an aggregate's time back as text). A restriction runs until (and including) `restricted_until`."""
     conf = settings()
-    out = {
-        sid: Sanction(warn_at=conf.warn_at, restrict_at=conf.restrict_at, window_days=conf.window_days)
-        for sid in school_ids
-    }
+    s = Sanction(
+        strikes=strikes, warn_at=conf.warn_at, restrict_at=conf.restrict_at, window_days=conf.window_days
+    )
+    if conf.warn_at and strikes >= conf.warn_at:
+        s.warned = True
+    if conf.restrict_at and strikes >= conf.restrict_at and conf.restrict_days and last_strike is not None:
+        if isinstance(last_strike, str):
+            last_strike = datetime.fromisoformat(last_strike)
+        until = clock.local(clock.as_aware(last_strike)).date() + timedelta(days=conf.restrict_days - 1)
+        if until >= clock.today():
+            s.restricted_until = until
+    return s
+
+
+async def sanctions_of(school_ids: list[int]) -> dict[int, Sanction]:
+    """Per school, in one query."""
     if not school_ids:
-        return out
-    since = clock.now() - timedelta(days=conf.window_days)
-    if len(school_ids) == 1:  # every booking asks this of its school: a prepared statement
+        return {}
+    since = strikes_since()
+    if len(school_ids) == 1:  # the pass page asks this of its school: a prepared statement
         rows = await _STRIKES_OF_ONE.fetch(school_ids[0], since)
     else:
         rows = await Strike.select(Strike.school, Strike.created_at).where(
             Strike.school.is_in(school_ids) & (Strike.created_at >= since)
         )
-    last: dict[int, date] = {}
+    counts: dict[int, int] = dict.fromkeys(school_ids, 0)
+    last: dict[int, datetime] = {}
     for r in rows:
-        out[r["school"]].strikes += 1
-        day = clock.local(r["created_at"]).date()
-        if r["school"] not in last or day > last[r["school"]]:
-            last[r["school"]] = day
-    today = clock.today()
-    for sid, s in out.items():
-        if conf.warn_at and s.strikes >= conf.warn_at:
-            s.warned = True
-        if conf.restrict_at and s.strikes >= conf.restrict_at and conf.restrict_days:
-            until = last[sid] + timedelta(days=conf.restrict_days - 1)
-            if until >= today:
-                s.restricted_until = until
-    return out
+        counts[r["school"]] += 1
+        at = clock.as_aware(r["created_at"])
+        if r["school"] not in last or at > last[r["school"]]:
+            last[r["school"]] = at
+    return {sid: standing(n, last.get(sid)) for sid, n in counts.items()}
 
 
 async def sanction_of(school_id: int) -> Sanction:
@@ -121,7 +132,11 @@ async def sanction_of(school_id: int) -> Sanction:
 
 async def ensure_may_book(school_id: int) -> None:
     """Raise SanctionError("school_restricted") while the school is restricted."""
-    s = await sanction_of(school_id)
+    ensure_allowed(await sanction_of(school_id))
+
+
+def ensure_allowed(s: Sanction) -> None:
+    """Raise SanctionError("school_restricted") when this standing is a restriction."""
     if s.restricted_until is not None:
         raise SanctionError(
             "school_restricted",

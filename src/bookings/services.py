@@ -274,14 +274,30 @@ _RULE_COLUMNS = (
     + ", "
     + ", ".join(f"p.{f} AS programme_{f}" for f in programmes.PROGRAMME_RULE_FIELDS)
 )
-# What booking a slot needs to know of it, its venue's rules and its programme's, in one statement.
-_BOOKABLE = Statement(
-    "SELECT sl.id, sl.venue, sl.starts_at, sl.programme, sl.cancelled_at, sl.cancel_reason, "
-    + _RULE_COLUMNS
-    + " FROM venues_slot sl JOIN venues_venue v ON v.id = sl.venue"
-    " LEFT JOIN venues_programme p ON p.id = sl.programme WHERE sl.id = $1"
-)
-_BLACKOUT = Statement("SELECT reason FROM venues_blackout WHERE venue = $1 AND day = $2")
+
+
+def _bookable(local_day: str) -> Statement:
+    """What booking a slot needs to know, in one statement: the slot, its venue's rules and its
+    programme's, a blackout of the venue on the slot's local day, and the booking school's strikes
+    within the window and the newest ($1, $3: the school; $2, $4: the oldest strike that counts;
+    $5: the slot)."""
+    return Statement(
+        "SELECT sl.id, sl.venue, sl.starts_at, sl.programme, sl.cancelled_at, sl.cancel_reason, "
+        + _RULE_COLUMNS
+        + ", (SELECT bo.reason FROM venues_blackout bo WHERE bo.venue = sl.venue AND bo.day = "
+        + local_day
+        + ") AS blackout_reason,"
+        " (SELECT COUNT(*) FROM bookings_strike st WHERE st.school = $1 AND st.created_at >= $2) AS strikes,"
+        " (SELECT MAX(st.created_at) FROM bookings_strike st WHERE st.school = $3 AND st.created_at >= $4)"
+        " AS last_strike"
+        " FROM venues_slot sl JOIN venues_venue v ON v.id = sl.venue"
+        " LEFT JOIN venues_programme p ON p.id = sl.programme WHERE sl.id = $5"
+    )
+
+
+# The slot's local day as the blackout table keeps days: a date (PostgreSQL), ISO text (SQLite).
+_BOOKABLE_PG = _bookable("CAST((sl.starts_at AT TIME ZONE 'Asia/Shanghai') AS date)")
+_BOOKABLE_SQLITE = _bookable("date(sl.starts_at, '+8 hours')")
 _TAKE_PLACES = Statement(
     "UPDATE venues_slot SET booked = booked + $1"
     " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL RETURNING booked"
@@ -431,13 +447,20 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
     """
     if not actor.is_teacher or actor.school_id is None:
         raise Forbidden("role")
-    await sanctions.ensure_may_book(actor.school_id)
     people = form.students + form.chaperones
+    since = sanctions.strikes_since()
+    bookable = _BOOKABLE_SQLITE if is_sqlite() else _BOOKABLE_PG
+    slot = (
+        await bookable.fetchrow(actor.school_id, since, actor.school_id, since, form.slot_id)
+        if valid_id(form.slot_id)
+        else None
+    )
+    if slot is None:
+        await sanctions.ensure_may_book(actor.school_id)  # a restricted school hears that first
+    else:
+        sanctions.ensure_allowed(sanctions.standing(int(slot["strikes"]), slot["last_strike"]))
     if people < 1:
         raise BookingError("nobody")
-    if not valid_id(form.slot_id):
-        raise NotFound("slot")
-    slot = await _BOOKABLE.fetchrow(form.slot_id)
     if slot is None:
         raise NotFound("slot")
     if slot["cancelled_at"] is not None:
@@ -447,7 +470,6 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
     if slot["starts_at"] <= clock.now():
         raise BookingError("slot_started")
     rules = _split_rules(slot)
-    blackout = await _BLACKOUT.fetchrow(venue_id, day)
     breach = check_booking(
         rules,
         today=clock.today(),
@@ -455,7 +477,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
         students=form.students,
         chaperones=form.chaperones,
         band=form.grade_band,
-        blackout_reason=None if blackout is None else str(blackout["reason"]),
+        blackout_reason=None if slot["blackout_reason"] is None else str(slot["blackout_reason"]),
     )
     if breach is not None:
         await _refuse(breach, venue_id, rules, day, people, form.slot_id)
