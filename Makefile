@@ -5,6 +5,12 @@ PY := $(VENV)/bin/python
 KEPU := $(VENV)/bin/kepu
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export DATABASE_URL ?= sqlite:///data/kepu.sqlite3
+# The suite runs on this many pytest-xdist workers (0: in this process, one test after another).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+# Bytecode caches on for the test runs even where the environment turns them off: pytest's rewritten test
+# modules and the sources of every `kepu` process the tests start are then compiled once, not each time.
+test-sqlite test-postgres test-browser: export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: venv run serve test test-sqlite test-postgres test-browser lint messages bench clean
 
@@ -29,11 +35,11 @@ serve: venv
 test: venv lint test-sqlite test-postgres
 
 test-sqlite: venv
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 test-postgres: venv
 	@if $(PY) -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_TEST_URL)', timeout=3))" 2>/dev/null; then \
-		KEPU_TEST_DATABASE=$(PG_TEST_URL) $(PY) -m pytest -q -p no:cacheprovider -m "not browser"; \
+		KEPU_TEST_DATABASE=$(PG_TEST_URL) $(PYTEST) -m "not browser"; \
 	elif [ -n "$$KEPU_REQUIRE_PG" ]; then \
 		echo "PostgreSQL is not reachable at $(PG_TEST_URL), and KEPU_REQUIRE_PG is set: failing." >&2; exit 1; \
 	else \
@@ -41,7 +47,7 @@ test-postgres: venv
 	fi
 
 test-browser: venv
-	$(PY) -m pytest -q -p no:cacheprovider -m browser
+	$(PYTEST) -m browser
 
 lint: venv
 	$(VENV)/bin/ruff check src tests scripts bench

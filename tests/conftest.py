@@ -1,8 +1,10 @@
 """Test set-up: one engine per run (SQLite by default, PostgreSQL with KEPU_TEST_DATABASE), a migrated
 database per test, the app on the test's own event loop, and helpers to make people and objects.
 
-`make test` runs the suite once on SQLite and once on PostgreSQL; `.ci/run` fails if the
-PostgreSQL run did not happen.
+`make test` runs the suite once on SQLite and once on PostgreSQL, each spread over two pytest-xdist
+workers (see the Makefile); `.ci/run` fails if the PostgreSQL run did not happen. Every worker is a
+process of its own with its own database (named after its pid), template and temporary files, and each
+browser module runs whole on one worker (pytest_xdist_make_scheduler below).
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ else:
     os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_TEMPLATE_DIR / 'template.sqlite3'}"
 os.environ.setdefault("KEPU_SECRET_KEY", "test-secret-key-for-the-suite")
 os.environ.setdefault("KEPU_FAST_PASSWORD_HASHING", "1")
+# While a name or an address is locked, every sign-in attempt waits this long before its password is
+# checked: 1 s in production (accounts.throttle), 50 ms here, so that the tests which run into a lock
+# (a dozen wrong passwords, Schemathesis's token requests) still wait on every attempt, but not for
+# seconds. tests/accounts/test_throttle.py sets its own delays and measures them.
+os.environ.setdefault("KEPU_SIGNIN_LOCKED_DELAY_MS", "50")
 
 from core import clock, db  # noqa: E402
 from core.db import engine_from_url  # noqa: E402
@@ -63,6 +70,48 @@ ENGINE = db.engine()
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"kepu test database: {'PostgreSQL ' + PG_TEST_DBNAME if IS_PG else 'SQLite'}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests live in modules named `*_browser.py`: that is how the xdist scheduler below,
+    which sees only test ids, keeps each such module together on one worker."""
+    stray = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if item.get_closest_marker("browser") is not None and not item.path.name.endswith("_browser.py")
+        }
+    )
+    if stray:
+        raise pytest.UsageError(f"tests marked browser must be in a module named *_browser.py: {stray}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs `-n 2 --dist loadgroup`: every test goes on its own to whichever worker is
+    free, except that each browser module (`*_browser.py`) runs whole, in order, on one worker, as
+    it does without xdist: its tests share that worker's `kepu serve` and Chromium (package- or
+    module-scoped fixtures) and may build on each other. (This stands in for xdist's own loadgroup,
+    whose `xdist_group` marks pytest 9.2's node ids no longer carry; see pytest-xdist issue 1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.endswith("_browser.py") else nodeid
+
+    return BrowserModulesTogether(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop what this process made at import time even when it ran no test (the xdist controller
+    imports this file too, but runs no session fixture)."""
+    if IS_PG:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DBNAME}" WITH (FORCE)'))
+    else:
+        shutil.rmtree(SQLITE_TEMPLATE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -122,12 +122,46 @@ def _spawn(database_url: str, log_dir: Path, index: int) -> Server:
     return Server(url=f"http://127.0.0.1:{port}", port=port, process=process, log=log)
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket on `port` (Linux's /proc; elsewhere, assumed).
+
+    Between free_port() and the server's bind another process (a server of another test, of another
+    pytest-xdist worker or of anyone else on the machine) may take the port: /readyz would then answer
+    from that server, and the test would talk to someone else's database."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    sockets = set()
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed in the meantime
+            continue
+        if link.startswith("socket:["):
+            sockets.add(link[len("socket:[") : -1])
+    for table in tables:
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()  # sl local_address rem_address st ... inode
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port and inode in sockets:
+                return True
+    return False
+
+
 def _wait_ready(server: Server, deadline: float) -> str | None:
-    """None once the server answers /readyz 200; otherwise why it did not."""
+    """None once the server answers /readyz 200 on its own socket; otherwise why it did not."""
     while time.monotonic() < deadline:
         if not server.running():
             return f"exited with status {server.process.returncode} before it was ready"
-        if _ready(server.url):
+        if _listens(server.pid, server.port) and _ready(server.url):
             return None
         time.sleep(0.1)
     return f"not ready within {READY_TIMEOUT_S:.0f} s"
