@@ -92,13 +92,26 @@ async def _audit(args: argparse.Namespace) -> int:
                 print(f"kepu audit verify: cannot use {digest}: {exc}", file=sys.stderr)
                 return 2
         report = await audit.verify(published)
+        from evaluation import totals
+
+        drifted = await totals.drift()
     lines = audit.describe(report)
     print(f"kepu audit verify: {lines[0]}")
     for line in lines[1:]:
         print(f"kepu audit verify: {line}", file=sys.stderr)
     if report.ok:
         print("kepu audit verify: every chain is whole and matches its check-ins and signed heads.")
-    return 0 if report.ok else 1
+    if drifted:
+        print(
+            f"kepu audit verify: {len(drifted)} of the evaluation's running totals differ from the check-ins"
+            " and bookings they add up (changed behind kepu's back):",
+            file=sys.stderr,
+        )
+        for line in totals.describe(drifted):
+            print(f"kepu audit verify:   {line}", file=sys.stderr)
+    else:
+        print("kepu audit verify: the evaluation's running totals match the check-ins and bookings.")
+    return 0 if report.ok and not drifted else 1
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ directly (as a bulk load does), then deleted with its booking. On both engines."
 
 from __future__ import annotations
 
-import importlib
 from datetime import date
 from typing import Any
 
@@ -14,38 +13,24 @@ import pytest
 
 from bookings.tables import Booking, CheckIn
 from core import clock, db
-from evaluation import metrics, scorecard
+from evaluation import metrics, scorecard, totals
 from tests.evaluation.test_scorecard import at, city  # noqa: F401  (the hand-computed fixture)
 from venues.tables import Slot, Venue
 
-MIGRATION = importlib.import_module("evaluation.piccolo_migrations.evaluation_2026_11_25t04_00_00_000000")
-_KEYS = {"evaluation_venue_day": 2, "evaluation_slot_tally": 1, "evaluation_venue_school": 3}
+MIGRATION = totals.DEFINITION
+_KEYS = totals.KEYS
 
 
 async def drift() -> dict[str, Any]:
     """Per table: the rows where the kept totals and a recount from the rows themselves differ."""
     out: dict[str, Any] = {}
-    for table, (cols, select) in MIGRATION.recount(db.is_sqlite()).items():
-        n = _KEYS[table]
-        kept = await _table(f"SELECT {cols} FROM {table}", n)
-        recounted = await _table(select, n)
-        keys = set(kept) | set(recounted)
-        diff = {k: (kept.get(k), recounted.get(k)) for k in keys if kept.get(k) != recounted.get(k)}
-        if diff:
-            out[table] = diff
+    for d in await totals.drift():
+        out.setdefault(d.table, {})[d.key] = (d.kept, d.recounted)
     return out
 
 
-async def _table(sql: str, n_key: int) -> dict[tuple[int, ...], tuple[int, ...]]:
-    rows: dict[tuple[int, ...], tuple[int, ...]] = {}
-    for r in await Venue.raw(sql):
-        values = [int(v or 0) for v in r.values()]
-        key, rest = tuple(values[:n_key]), tuple(values[n_key:])
-        # A venue-day keeps its month (a label, not a count); the rest are counts that may return to 0.
-        counts = rest[1:] if n_key == 2 else rest
-        if any(counts):
-            rows[key] = rest
-    return rows
+async def _table(sql: str, n_key: int, table: str) -> dict[tuple[int, ...], tuple[int, ...]]:
+    return await totals._rows(sql, n_key, table)
 
 
 async def test_totals_follow_every_change(city: dict[str, Any]) -> None:  # noqa: F811
@@ -123,9 +108,9 @@ async def test_report_and_scorecards_match_a_recount(city: dict[str, Any]) -> No
 async def test_migration_fills_the_totals_from_existing_rows(city: dict[str, Any], table: str) -> None:  # noqa: F811
     """An installation that upgrades gets totals equal to what the triggers would have kept."""
     cols, _select = MIGRATION.recount(db.is_sqlite())[table]
-    kept = await _table(f"SELECT {cols} FROM {table}", _KEYS[table])
+    kept = await _table(f"SELECT {cols} FROM {table}", _KEYS[table], table)
     await Venue.raw(f"DELETE FROM {table}")
     for statement in MIGRATION.backfill(db.is_sqlite()):
         if f"INTO {table} " in statement:
             await Venue.raw(statement)
-    assert await _table(f"SELECT {cols} FROM {table}", _KEYS[table]) == kept
+    assert await _table(f"SELECT {cols} FROM {table}", _KEYS[table], table) == kept

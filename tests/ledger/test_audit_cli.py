@@ -41,6 +41,24 @@ def test_publish_verify_and_catch_an_edit(tmp_path: Path) -> None:
     digest = out / "heads-2100-01-01.txt"
     assert digest.read_text(encoding="utf-8").startswith("# kepu ledger heads")
 
+    # A scorecard total inflated behind kepu's back: the chains are whole, the totals are not.
+    inflate = (
+        "UPDATE evaluation_venue_day SET students = students + {n}"
+        " WHERE rowid = (SELECT MIN(rowid) FROM evaluation_venue_day)"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(inflate.format(n=100))
+    done = kepu(db, out, "audit", "verify")
+    assert done.returncode == 1
+    assert "every chain is whole" in done.stdout
+    assert (
+        "1 of the evaluation's running totals differ" in done.stderr and "evaluation_venue_day" in done.stderr
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(inflate.format(n=-100))
+    done = kepu(db, out, "audit", "verify")
+    assert done.returncode == 0 and "running totals match" in done.stdout, done.stderr
+
     with sqlite3.connect(db) as conn:
         victim = conn.execute("SELECT MIN(id) FROM bookings_checkin WHERE result = 'admitted'").fetchone()[0]
         conn.execute("UPDATE bookings_checkin SET students = students + 5 WHERE id = ?", (victim,))
