@@ -10,7 +10,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from accounts.schemas import UserView
 from bookings.tables import Booking
@@ -153,12 +152,6 @@ ORDER BY s.starts_at, s.id, b.arrival_time, b.id
 """
 
 
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):  # defensive: an engine that hands back text
-        value = datetime.fromisoformat(value)
-    return clock.as_aware(value)
-
-
 async def day_roster(actor: UserView, day: date | None = None) -> Roster:
     """The roster of the actor's venue for a local day (default today, Asia/Shanghai)."""
     if not actor.is_staff or actor.venue_id is None:
@@ -172,8 +165,8 @@ async def day_roster(actor: UserView, day: date | None = None) -> Roster:
         if slot is None:
             slot = slots[r["slot_id"]] = RosterSlot(
                 slot_id=int(r["slot_id"]),
-                starts_at=_aware(r["starts_at"]),
-                ends_at=_aware(r["ends_at"]),
+                starts_at=clock.stored(r["starts_at"]),
+                ends_at=clock.stored(r["ends_at"]),
                 title=r["title"] or "",
                 kind=r["kind"] or "",
                 capacity=int(r["capacity"]),

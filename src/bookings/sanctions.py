@@ -97,9 +97,7 @@ def standing(strikes: int, last_strike: datetime | str | None) -> Sanction:
     if conf.warn_at and strikes >= conf.warn_at:
         s.warned = True
     if conf.restrict_at and strikes >= conf.restrict_at and conf.restrict_days and last_strike is not None:
-        if isinstance(last_strike, str):
-            last_strike = datetime.fromisoformat(last_strike)
-        until = clock.local(clock.as_aware(last_strike)).date() + timedelta(days=conf.restrict_days - 1)
+        until = clock.local(clock.stored(last_strike)).date() + timedelta(days=conf.restrict_days - 1)
         if until >= clock.today():
             s.restricted_until = until
     return s

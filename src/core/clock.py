@@ -38,6 +38,12 @@ def as_aware(dt: datetime) -> datetime:
     return dt
 
 
+def stored(value: datetime | str) -> datetime:
+    """An instant as a raw query hands it back: SQLite gives an aggregate's or computed column's
+    timestamp as the stored text, which carries its offset."""
+    return as_aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def in_range(dt: datetime | date) -> bool:
     """Whether a date or instant falls in the years kepu accepts (FIRST_YEAR to LAST_YEAR)."""
     return FIRST_YEAR <= dt.year <= LAST_YEAR

@@ -35,10 +35,6 @@ def _babel_locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
-def _locale() -> Locale:
-    return _babel_locale(i18n.current_language())
-
-
 @lru_cache(maxsize=8)
 def _weekdays(code: str) -> tuple[str, ...]:
     """The locale's abbreviated weekday names, Monday first (CLDR's "EEE", e.g. 周四 or Thu)."""

@@ -86,7 +86,7 @@ async def venue_cards(district: str, kind: str) -> list[VenueCard]:
             address=r["address"],
             open_slots=int(r["open_slots"]),
             places_left=int(r["places_left"]),
-            next_open=_instant(r["next_open"]) if r["next_open"] is not None else None,
+            next_open=clock.stored(r["next_open"]) if r["next_open"] is not None else None,
         )
         for r in rows
     ]
@@ -149,11 +149,6 @@ class SlotDay:
     slots: list[SlotLine]
 
 
-def _instant(value: Any) -> datetime:
-    # SQLite returns MIN() over a timestamptz column as text.
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _window_start(on: str | None) -> date:
     try:
         start = date.fromisoformat(on or "")
@@ -175,7 +170,7 @@ async def venue_window(venue_id: int, start: date) -> tuple[dict[str, Any], list
     places = gettext("%(n)s places left")
     days: list[SlotDay] = []
     for row in rows:
-        starts, ends = clock.local(_instant(row["starts_at"])), clock.local(_instant(row["ends_at"]))
+        starts, ends = clock.local(clock.stored(row["starts_at"])), clock.local(clock.stored(row["ends_at"]))
         kind = row["kind"]
         remaining = row["remaining"]
         line = SlotLine(
@@ -192,7 +187,7 @@ async def venue_window(venue_id: int, start: date) -> tuple[dict[str, Any], list
             days.append(SlotDay(starts.date(), []))
         days[-1].slots.append(line)
     later = venue.pop("later")
-    venue["later"] = clock.local(_instant(later)).date() if later is not None else None
+    venue["later"] = clock.local(clock.stored(later)).date() if later is not None else None
     return venue, days
 
 
