@@ -147,6 +147,18 @@ async def main_async(args: argparse.Namespace) -> None:
             for n in range(args.n)
         ]
         expect = {201, 409}
+    elif args.path == "book-full":  # the rush's usual answer: the hot slot's 100 places go, then 409s
+        teachers = fx["teacher_tokens"]
+        calls = [
+            (
+                "POST",
+                "/api/v1/bookings",
+                {"slot_id": fx["hot_slot"], "students": 1, "chaperones": 0},
+                {"authorization": f"Bearer {teachers[n % len(teachers)]}"},
+            )
+            for n in range(args.n)
+        ]
+        expect = {201, 409}
     elif args.path == "healthz":  # the framework and middleware alone: no database, no actor
         calls = [("GET", "/healthz", None, {})] * args.n
         expect = {200}
@@ -211,7 +223,7 @@ def main() -> int:
     parser.add_argument(
         "path",
         choices=[
-            "door", "rescan", "book", "healthz", "slot",
+            "door", "rescan", "book", "book-full", "healthz", "slot",
             "page-catalogue", "page-programmes", "page-venue", "page-pass", "page-roster",
         ],
     )  # fmt: skip

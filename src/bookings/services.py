@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import msgspec
 
@@ -282,7 +282,8 @@ def _bookable(local_day: str) -> Statement:
     within the window and the newest ($1, $3: the school; $2, $4: the oldest strike that counts;
     $5: the slot)."""
     return Statement(
-        "SELECT sl.id, sl.venue, sl.starts_at, sl.programme, sl.cancelled_at, sl.cancel_reason, "
+        "SELECT sl.id, sl.venue, sl.starts_at, sl.programme, sl.cancelled_at, sl.cancel_reason, sl.capacity,"
+        " sl.booked, "
         + _RULE_COLUMNS
         + ", (SELECT bo.reason FROM venues_blackout bo WHERE bo.venue = sl.venue AND bo.day = "
         + local_day
@@ -296,8 +297,10 @@ def _bookable(local_day: str) -> Statement:
 
 
 # The slot's local day as the blackout table keeps days: a date (PostgreSQL), ISO text (SQLite).
-_BOOKABLE_PG = _bookable("CAST((sl.starts_at AT TIME ZONE 'Asia/Shanghai') AS date)")
-_BOOKABLE_SQLITE = _bookable("date(sl.starts_at, '+8 hours')")
+_LOCAL_DAY_PG = "CAST((sl.starts_at AT TIME ZONE 'Asia/Shanghai') AS date)"
+_LOCAL_DAY_SQLITE = "date(sl.starts_at, '+8 hours')"
+_BOOKABLE_PG = _bookable(_LOCAL_DAY_PG)
+_BOOKABLE_SQLITE = _bookable(_LOCAL_DAY_SQLITE)
 _TAKE_PLACES = Statement(
     "UPDATE venues_slot SET booked = booked + $1"
     " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL RETURNING booked"
@@ -377,17 +380,19 @@ def _split_rules(row: dict[str, Any]) -> Rules:
     return effective_rules(row, programme)
 
 
-async def _day_load(venue_id: int, day: date) -> int:
-    """Places held at a venue on a local day: the sum of its slots' `booked` (confirmed and requested)."""
-    lo, hi = clock.day_bounds(day)
-    rows = await Slot.raw(
-        "SELECT COALESCE(SUM(booked), 0) AS n FROM venues_slot WHERE venue = {} AND starts_at >= {} "
-        "AND starts_at < {}",
-        venue_id,
-        lo,
-        hi,
+def _alternatives(local_day: str) -> Statement:
+    """Slots a group could book instead, first 50 by start: at venue $1, starting in ($2, $3), with room
+    for $4 people, not slot $5, not cancelled, and not on a day the venue is closed to groups."""
+    return Statement(
+        "SELECT sl.starts_at, sl.capacity, sl.booked FROM venues_slot sl"
+        " WHERE sl.venue = $1 AND sl.starts_at > $2 AND sl.starts_at < $3 AND sl.booked <= sl.capacity - $4"
+        " AND sl.id <> $5 AND sl.cancelled_at IS NULL AND NOT EXISTS (SELECT 1 FROM venues_blackout bo"
+        " WHERE bo.venue = sl.venue AND bo.day = " + local_day + ") ORDER BY sl.starts_at LIMIT 50"
     )
-    return int(rows[0]["n"])
+
+
+_ALTERNATIVES_PG = _alternatives(_LOCAL_DAY_PG)
+_ALTERNATIVES_SQLITE = _alternatives(_LOCAL_DAY_SQLITE)
 
 
 async def _alternative(venue_id: int, rules: Rules, day: date, people: int, exclude_slot: int) -> str:
@@ -400,32 +405,16 @@ async def _alternative(venue_id: int, rules: Rules, day: date, people: int, excl
     lo, _ = clock.day_bounds(first)
     _, hi = clock.day_bounds(last)
     lo = max(lo, clock.now())
-    rows = (
-        await Slot.select(Slot.id, Slot.starts_at, Slot.capacity, Slot.booked)
-        .where(
-            (Slot.venue == venue_id)
-            & (Slot.starts_at > lo)
-            & (Slot.starts_at < hi)
-            & (Slot.booked <= Slot.capacity - people)
-            & (Slot.id != exclude_slot)
-        )
-        .order_by(Slot.starts_at)
-        .limit(50)
-    )
-    if not rows:
-        return _alternative_sentence(None)
-    closed = {b.day for b in await venues.list_blackouts(venue_id, since=first)}
+    statement = _ALTERNATIVES_SQLITE if is_sqlite() else _ALTERNATIVES_PG
     loads: dict[date, int] = {}
-    for row in rows:
-        slot_day = clock.local(row["starts_at"]).date()
-        if slot_day in closed:
-            continue
+    for row in await statement.fetch(venue_id, lo, hi, people, exclude_slot):
+        starts_at = clock.local(clock.stored(row["starts_at"]))
         if rules.daily_cap is not None:
-            if slot_day not in loads:
-                loads[slot_day] = await _day_load(venue_id, slot_day)
-            if loads[slot_day] + people > rules.daily_cap:
+            if starts_at.date() not in loads:
+                loads[starts_at.date()] = await venues.day_load(venue_id, starts_at.date())
+            if loads[starts_at.date()] + people > rules.daily_cap:
                 continue
-        return _alternative_sentence(clock.local(row["starts_at"]), row["capacity"] - row["booked"])
+        return _alternative_sentence(starts_at, row["capacity"] - row["booked"])
     return _alternative_sentence(None)
 
 
@@ -434,6 +423,31 @@ async def _refuse(breach: Breach, venue_id: int, rules: Rules, day: date, people
     if breach.code in ("lead_too_short", "blackout", "daily_cap"):
         params["alternative"] = await _alternative(venue_id, rules, day, people, slot_id)
     raise BookingError(breach.code, **params)
+
+
+_SLOT_PLACES = Statement(
+    "SELECT capacity, booked, cancelled_at, cancel_reason FROM venues_slot WHERE id = $1"
+)
+
+
+def _full(slot: dict[str, Any], people: int, alternative: str) -> BookingError:
+    return BookingError(
+        "slot_full",
+        remaining=max(0, int(slot["capacity"]) - int(slot["booked"])),
+        needed=people,
+        alternative=alternative,
+    )
+
+
+async def _refuse_full(venue_id: int, rules: Rules, day: date, people: int, slot_id: int) -> NoReturn:
+    """The places were gone when the booking came to take them (or the slot was cancelled meanwhile):
+    say so from a fresh read, after the write transaction has ended."""
+    fresh = await _SLOT_PLACES.fetchrow(slot_id)
+    if fresh is None:
+        raise NotFound("slot")
+    if fresh["cancelled_at"] is not None:
+        raise BookingError("slot_cancelled", reason=fresh["cancel_reason"])
+    raise _full(fresh, people, await _alternative(venue_id, rules, day, people, slot_id))
 
 
 async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
@@ -481,8 +495,13 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
     )
     if breach is not None:
         await _refuse(breach, venue_id, rules, day, people, form.slot_id)
+    if int(slot["booked"]) > int(slot["capacity"]) - people:
+        # Full when read: answered without taking the write lock (most attempts in a rush end here). A
+        # place freed since then is as if this request had come a moment earlier.
+        raise _full(slot, people, await _alternative(venue_id, rules, day, people, form.slot_id))
     key = await keys.ensure_key()
     now = clock.now()
+    booking_id: int | None = None
     async with write_transaction():
         if slot["starts_at"] <= clock.now():
             raise BookingError("slot_started")
@@ -491,53 +510,40 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
                 await Venue.select(Venue.id).where(Venue.id == venue_id).lock_rows()
             cap = await Venue.select(Venue.daily_cap).where(Venue.id == venue_id).first()
             fresh_rules = msgspec.structs.replace(rules, daily_cap=cap["daily_cap"] if cap else None)
-            load = await _day_load(venue_id, day)
+            load = await venues.day_load(venue_id, day)
             breach = check_daily_cap(fresh_rules, day=day, booked_that_day=load, people=people)
             if breach is not None:
                 await _refuse(breach, venue_id, fresh_rules, day, people, form.slot_id)
         taken = await (_TAKE_PLACES if is_sqlite() else _TAKE_PLACES_PG).fetch(people, form.slot_id, people)
-        if not taken:
-            fresh = (
-                await Slot.select(Slot.capacity, Slot.booked, Slot.cancel_reason, Slot.cancelled_at)
-                .where(Slot.id == form.slot_id)
-                .first()
+        if taken:
+            booking_id = await insert_booking(
+                {
+                    "slot": slot["id"],
+                    "venue": venue_id,
+                    "school": actor.school_id,
+                    "teacher": actor.id,
+                    "status": "requested" if rules.needs_approval else "confirmed",
+                    "students": form.students,
+                    "chaperones": form.chaperones,
+                    "grade": (form.grade or "").strip(),
+                    "class_name": (form.class_name or "").strip(),
+                    "grade_band": form.grade_band,
+                    "lead_teacher_name": (form.lead_teacher_name or "").strip(),
+                    "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
+                    "buses": form.buses,
+                    "arrival_time": form.arrival_time or "",
+                    "lunch_space": form.lunch_space,
+                    "accessibility": (form.accessibility or "").strip(),
+                    "special_requests": (form.special_requests or "").strip(),
+                },
+                key=key,
+                day=day,
+                now=now,
+                booking_id=taken[0].get("booking_id"),
             )
-            if fresh is None:
-                raise NotFound("slot")
-            if fresh["cancelled_at"] is not None:
-                raise BookingError("slot_cancelled", reason=fresh["cancel_reason"])
-            raise BookingError(
-                "slot_full",
-                remaining=fresh["capacity"] - fresh["booked"],
-                needed=people,
-                alternative=await _alternative(venue_id, rules, day, people, form.slot_id),
-            )
-        booking_id = await insert_booking(
-            {
-                "slot": slot["id"],
-                "venue": venue_id,
-                "school": actor.school_id,
-                "teacher": actor.id,
-                "status": "requested" if rules.needs_approval else "confirmed",
-                "students": form.students,
-                "chaperones": form.chaperones,
-                "grade": (form.grade or "").strip(),
-                "class_name": (form.class_name or "").strip(),
-                "grade_band": form.grade_band,
-                "lead_teacher_name": (form.lead_teacher_name or "").strip(),
-                "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
-                "buses": form.buses,
-                "arrival_time": form.arrival_time or "",
-                "lunch_space": form.lunch_space,
-                "accessibility": (form.accessibility or "").strip(),
-                "special_requests": (form.special_requests or "").strip(),
-            },
-            key=key,
-            day=day,
-            now=now,
-            booking_id=taken[0].get("booking_id"),
-        )
-        await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
+            await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
+    if booking_id is None:
+        await _refuse_full(venue_id, rules, day, people, form.slot_id)
     return await get_booking(actor, booking_id)
 
 
@@ -774,7 +780,7 @@ async def change_headcount(actor: UserView, booking_id: int, change: HeadcountFo
         if delta > 0 and rules.daily_cap is not None:
             if not is_sqlite():
                 await Venue.select(Venue.id).where(Venue.id == current.venue_id).lock_rows()
-            load = await _day_load(current.venue_id, day)
+            load = await venues.day_load(current.venue_id, day)
             breach = check_daily_cap(rules, day=day, booked_that_day=load, people=delta)
             if breach is not None:
                 raise BookingError(breach.code, **breach.params, alternative="")

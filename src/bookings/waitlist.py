@@ -322,18 +322,6 @@ async def _queue_offer(entry: dict[str, Any], slot: dict[str, Any], until: datet
     )
 
 
-async def _day_load(venue_id: int, day: date) -> int:
-    lo, hi = clock.day_bounds(day)
-    rows = await Slot.raw(
-        "SELECT COALESCE(SUM(booked), 0) AS n FROM venues_slot WHERE venue = {} AND starts_at >= {} "
-        "AND starts_at < {}",
-        venue_id,
-        lo,
-        hi,
-    )
-    return int(rows[0]["n"])
-
-
 async def places_freed(slot_id: int) -> int:
     """Offer a slot's free places to the waiting list, oldest fitting entry first; call it inside the
     write transaction that freed them. Returns how many entries were offered places."""
@@ -399,7 +387,7 @@ async def places_freed(slot_id: int) -> int:
                 continue
             if (
                 rules.daily_cap is not None
-                and await _day_load(int(slot["venue"]), day) + people > rules.daily_cap
+                and await venues.day_load(int(slot["venue"]), day) + people > rules.daily_cap
             ):
                 skipped.add(c["id"])
                 continue

@@ -15,6 +15,7 @@ from core import clock
 from core.db import valid_id, write_transaction
 from core.errors import DomainError, Forbidden, NotFound
 from core.i18n import N_
+from core.sql import Statement
 from venues.schemas import (
     RULE_FIELDS,
     BlackoutForm,
@@ -166,6 +167,20 @@ async def list_blackouts(venue_id: int, *, since: date | None = None) -> list[Bl
     if since is not None:
         query = query.where(Blackout.day >= since)
     return [BlackoutView(**r) for r in await query.order_by(Blackout.day)]
+
+
+_DAY_LOAD = Statement(
+    "SELECT COALESCE(SUM(booked), 0) AS n FROM venues_slot WHERE venue = $1 AND starts_at >= $2"
+    " AND starts_at < $3"
+)
+
+
+async def day_load(venue_id: int, day: date) -> int:
+    """Places held at a venue on a local day: the sum of its slots' `booked` (confirmed, requested and
+    held), which a venue's daily cap limits. Inside a write transaction it sees that transaction."""
+    lo, hi = clock.day_bounds(day)
+    row = await _DAY_LOAD.fetchrow(venue_id, lo, hi)
+    return int(row["n"]) if row else 0
 
 
 async def blackout_reason(venue_id: int, day: date) -> str | None:

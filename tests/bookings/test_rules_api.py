@@ -13,6 +13,7 @@ from tests.api_support import assert_error, at
 from tests.conftest import Clock
 from tests.helpers import PASSWORD, World
 from tests.pages.browser_session import PageSession
+from venues.tables import Slot
 
 USUAL = {
     "min_lead_days": 3,
@@ -178,6 +179,20 @@ async def test_a_full_slot_names_another_with_room(client: httpx.AsyncClient, fr
     detail = assert_error(await w.book(small["id"], 30, 2), 409)["detail"]
     assert "该场次仅剩 20 个名额，您的团队需要 32 个" in detail
     assert "可改约 2030-05-23 09:00 的场次（尚余 100 个名额）" in detail
+    # A slot on a day the venue closes, and an earlier one that was called off, are not offered.
+    url = f"/api/v1/venues/{w.venue_a}/blackouts"
+    assert (await w.post("staff_a", url, {"day": "2030-05-23", "reason": "检修"})).status_code == 201
+    called_off = await slot_on(w, 4, capacity=100, hour=8)
+    await Slot.update({Slot.cancelled_at: at(0), Slot.cancel_reason: "停电"}).where(
+        Slot.id == called_off["id"]
+    )
+    await slot_on(w, 4, capacity=100, hour=9)
+    detail = assert_error(await w.book(small["id"], 30, 2), 409)["detail"]
+    assert "可改约 2030-05-24 09:00 的场次（尚余 100 个名额）" in detail
+    # Filled while the teacher was deciding: the same answer once the places are gone.
+    await Slot.update({Slot.booked: 20}).where(Slot.id == small["id"])
+    detail = assert_error(await w.book(small["id"], 1, 0), 409)["detail"]
+    assert "该场次仅剩 0 个名额，您的团队需要 1 个" in detail
 
 
 async def test_rules_page_proposes_defaults_and_saves(client: httpx.AsyncClient, frozen: Clock) -> None:
