@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar, NoReturn
 
 import msgspec
@@ -200,8 +201,8 @@ def visible_to(actor: UserView) -> Any:
 
 # BOOKING_COLUMNS for one booking, written once as SQL: the pass page, the API and every change read a
 # booking this way, and building the joined Piccolo query cost more than running it.
-_BOOKING_SQL = (
-    "SELECT b.id, b.slot AS slot_id, b.venue AS venue_id, v.name AS venue_name,"
+_BOOKING_SELECT = (
+    "b.id, b.slot AS slot_id, b.venue AS venue_id, v.name AS venue_name,"
     " v.address AS venue_address, b.school AS school_id, sc.name AS school_name, b.teacher AS teacher_id,"
     " u.display_name AS teacher_name, b.status, b.students, b.chaperones, b.grade, b.class_name,"
     " b.grade_band, b.decline_reason, b.lead_teacher_name, b.lead_teacher_phone, b.buses,"
@@ -210,11 +211,17 @@ _BOOKING_SQL = (
     " b.created_at, b.cancelled_at, v.final_count_days, v.free_cancel_days,"
     " sl.programme AS programme_id, p.title AS programme_title, r.name AS room_name,"
     " p.final_count_days AS programme_final_count_days, p.free_cancel_days AS programme_free_cancel_days"
-    " FROM bookings_booking b JOIN venues_venue v ON v.id = b.venue"
+)
+# The joins from a booking `b`: written for a table, or for a CTE of that name (a new booking).
+_BOOKING_JOINS = (
+    "b JOIN venues_venue v ON v.id = b.venue"
     " JOIN accounts_school sc ON sc.id = b.school JOIN accounts_user u ON u.id = b.teacher"
     " JOIN venues_slot sl ON sl.id = b.slot LEFT JOIN venues_programme p ON p.id = sl.programme"
     " LEFT JOIN venues_room r ON r.id = sl.room"
 )
+_BOOKING_SQL = f"SELECT {_BOOKING_SELECT} FROM bookings_booking {_BOOKING_JOINS}"
+# The names _BOOKING_SELECT gives its columns, which booking_view() takes.
+_VIEW_KEYS = tuple(column.rsplit(" ", 1)[-1].rsplit(".", 1)[-1] for column in _BOOKING_SELECT.split(","))
 _BOOKING_BY_ID = Statement(_BOOKING_SQL + " WHERE b.id = $1")
 _BOOKINGS_OF_SLOT = Statement(_BOOKING_SQL + " WHERE b.slot = $1 ORDER BY b.id")
 
@@ -276,7 +283,7 @@ _RULE_COLUMNS = (
 )
 
 
-def _bookable(local_day: str) -> Statement:
+def _bookable(local_day: str, extra: str = "") -> Statement:
     """What booking a slot needs to know, in one statement: the slot, its venue's rules and its
     programme's, a blackout of the venue on the slot's local day, and the booking school's strikes
     within the window and the newest ($1, $3: the school; $2, $4: the oldest strike that counts;
@@ -290,8 +297,7 @@ def _bookable(local_day: str) -> Statement:
         + ") AS blackout_reason,"
         " (SELECT COUNT(*) FROM bookings_strike st WHERE st.school = $1 AND st.created_at >= $2) AS strikes,"
         " (SELECT MAX(st.created_at) FROM bookings_strike st WHERE st.school = $3 AND st.created_at >= $4)"
-        " AS last_strike"
-        " FROM venues_slot sl JOIN venues_venue v ON v.id = sl.venue"
+        " AS last_strike" + extra + " FROM venues_slot sl JOIN venues_venue v ON v.id = sl.venue"
         " LEFT JOIN venues_programme p ON p.id = sl.programme WHERE sl.id = $5"
     )
 
@@ -299,18 +305,16 @@ def _bookable(local_day: str) -> Statement:
 # The slot's local day as the blackout table keeps days: a date (PostgreSQL), ISO text (SQLite).
 _LOCAL_DAY_PG = "CAST((sl.starts_at AT TIME ZONE 'Asia/Shanghai') AS date)"
 _LOCAL_DAY_SQLITE = "date(sl.starts_at, '+8 hours')"
-_BOOKABLE_PG = _bookable(_LOCAL_DAY_PG)
+# PostgreSQL also draws the id a new booking would get, so that its signed pass is made before anything
+# is written and the places, the booking and the read of it are one statement (_book_pg); an attempt
+# refused leaves a gap in the ids, as a rolled-back insert would.
+_BOOKABLE_PG = _bookable(
+    _LOCAL_DAY_PG, ", nextval(pg_get_serial_sequence('bookings_booking', 'id')) AS booking_id"
+)
 _BOOKABLE_SQLITE = _bookable(_LOCAL_DAY_SQLITE)
 _TAKE_PLACES = Statement(
     "UPDATE venues_slot SET booked = booked + $1"
     " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL RETURNING booked"
-)
-# PostgreSQL: the same, drawing the new booking's id as well, so that its signed pass is made before the
-# insert and the booking is written whole in one statement (no UPDATE of its token afterwards).
-_TAKE_PLACES_PG = Statement(
-    "UPDATE venues_slot SET booked = booked + $1"
-    " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL"
-    " RETURNING booked, nextval(pg_get_serial_sequence('bookings_booking', 'id')) AS booking_id"
 )
 _BOOKING_FIELDS = (
     "slot", "venue", "school", "teacher", "status", "students", "chaperones", "grade", "class_name",
@@ -348,27 +352,81 @@ _NEW_BOOKING: dict[str, Any] = {
 }
 
 
+def _new_row(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {**_NEW_BOOKING, **values, "created_at": now, "updated_at": now, "code": new_pass_code()}
+
+
 async def insert_booking(
     values: dict[str, Any], *, key: SigningKey, day: date, now: datetime, booking_id: int | None = None
 ) -> int:
     """Write a new booking with a fresh pass code and its signed pass, inside the caller's write
     transaction; its id (`booking_id` when the caller drew one). Booking a slot and accepting a
     waiting-list offer both come here."""
-    row = {**_NEW_BOOKING, **values, "created_at": now, "updated_at": now}
-    inserted = None
+    row = _new_row(values, now)
     if booking_id is not None:
         row["qr_token"] = issue_pass(PassClaims(booking_id=booking_id, venue_id=row["venue"], day=day), key)
-        while inserted is None:
+        while await _INSERT_BOOKING_WITH_ID.fetchrow(booking_id, *(row[f] for f in _BOOKING_FIELDS)) is None:
             row["code"] = new_pass_code()
-            inserted = await _INSERT_BOOKING_WITH_ID.fetchrow(booking_id, *(row[f] for f in _BOOKING_FIELDS))
         return booking_id
-    while inserted is None:
+    while (inserted := await _INSERT_BOOKING.fetchrow(*(row[f] for f in _BOOKING_FIELDS))) is None:
         row["code"] = new_pass_code()
-        inserted = await _INSERT_BOOKING.fetchrow(*(row[f] for f in _BOOKING_FIELDS))
     booking_id = int(inserted["id"])
     token = issue_pass(PassClaims(booking_id=booking_id, venue_id=row["venue"], day=day), key)
     await _SET_TOKEN.execute(token, booking_id)
     return booking_id
+
+
+@cache
+def _new_booking_read() -> Statement:
+    """A booking as get_booking() reads it, with what its e-mail needs (messaging.notify)."""
+    return Statement(
+        f"SELECT {_BOOKING_SELECT}, {notify.visit_columns()} FROM bookings_booking {_BOOKING_JOINS}"
+        " WHERE b.id = $1"
+    )
+
+
+@cache
+def _book_pg() -> Statement:
+    """PostgreSQL: take the places ($1 people, slot $2, $3 people again), write the booking with the id
+    drawn beforehand ($4) and the rest of its fields, and read it back as _new_booking_read() does, in
+    one statement. `taken` says whether the places were there; the booking is missing (a NULL id) when
+    they were not, or when its random pass code was taken already."""
+    fields = ", ".join(_BOOKING_FIELDS)
+    values = ", ".join(f"${n}" for n in range(5, 5 + len(_BOOKING_FIELDS)))
+    return Statement(
+        "WITH taken AS (UPDATE venues_slot SET booked = booked + $1"
+        " WHERE id = $2 AND booked <= capacity - $3 AND cancelled_at IS NULL RETURNING id),"
+        f" b AS (INSERT INTO bookings_booking (id, {fields}) SELECT $4, {values} FROM taken"
+        " ON CONFLICT (code) DO NOTHING RETURNING *)"
+        f" SELECT (SELECT COUNT(*) FROM taken) AS taken, {_BOOKING_SELECT}, {notify.visit_columns()}"
+        f" FROM (SELECT 1) AS one LEFT JOIN ({_BOOKING_JOINS}) ON true"
+    )
+
+
+async def _write_booking(
+    values: dict[str, Any], *, people: int, key: SigningKey, day: date, now: datetime, booking_id: int | None
+) -> dict[str, Any] | None:
+    """Inside the caller's write transaction: take the places of `values["slot"]` and write the
+    booking; the new booking read back with its e-mail's columns, or None when the places were gone.
+    `booking_id`: the id drawn for it (PostgreSQL), which makes this one statement there."""
+    slot_id = values["slot"]
+    if booking_id is None:
+        if not await _TAKE_PLACES.fetch(people, slot_id, people):
+            return None
+        booking_id = await insert_booking(values, key=key, day=day, now=now)
+        return await _new_booking_read().fetchrow(booking_id)
+    row = _new_row(values, now)
+    row["qr_token"] = issue_pass(PassClaims(booking_id=booking_id, venue_id=row["venue"], day=day), key)
+    written = await _book_pg().fetchrow(
+        people, slot_id, people, booking_id, *(row[f] for f in _BOOKING_FIELDS)
+    )
+    assert written is not None
+    if not written["taken"]:
+        return None
+    if written["id"] is None:  # the places are held, the pass code was not free: write it with another
+        await insert_booking(values, key=key, day=day, now=now, booking_id=booking_id)
+        return await _new_booking_read().fetchrow(booking_id)
+    return written
 
 
 def _split_rules(row: dict[str, Any]) -> Rules:
@@ -501,7 +559,6 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
         raise _full(slot, people, await _alternative(venue_id, rules, day, people, form.slot_id))
     key = await keys.ensure_key()
     now = clock.now()
-    booking_id: int | None = None
     async with write_transaction():
         if slot["starts_at"] <= clock.now():
             raise BookingError("slot_started")
@@ -514,37 +571,40 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
             breach = check_daily_cap(fresh_rules, day=day, booked_that_day=load, people=people)
             if breach is not None:
                 await _refuse(breach, venue_id, fresh_rules, day, people, form.slot_id)
-        taken = await (_TAKE_PLACES if is_sqlite() else _TAKE_PLACES_PG).fetch(people, form.slot_id, people)
-        if taken:
-            booking_id = await insert_booking(
-                {
-                    "slot": slot["id"],
-                    "venue": venue_id,
-                    "school": actor.school_id,
-                    "teacher": actor.id,
-                    "status": "requested" if rules.needs_approval else "confirmed",
-                    "students": form.students,
-                    "chaperones": form.chaperones,
-                    "grade": (form.grade or "").strip(),
-                    "class_name": (form.class_name or "").strip(),
-                    "grade_band": form.grade_band,
-                    "lead_teacher_name": (form.lead_teacher_name or "").strip(),
-                    "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
-                    "buses": form.buses,
-                    "arrival_time": form.arrival_time or "",
-                    "lunch_space": form.lunch_space,
-                    "accessibility": (form.accessibility or "").strip(),
-                    "special_requests": (form.special_requests or "").strip(),
-                },
-                key=key,
-                day=day,
-                now=now,
-                booking_id=taken[0].get("booking_id"),
-            )
-            await notify.booking_event("pending" if rules.needs_approval else "confirmed", booking_id)
-    if booking_id is None:
+        written = await _write_booking(
+            {
+                "slot": slot["id"],
+                "venue": venue_id,
+                "school": actor.school_id,
+                "teacher": actor.id,
+                "status": "requested" if rules.needs_approval else "confirmed",
+                "students": form.students,
+                "chaperones": form.chaperones,
+                "grade": (form.grade or "").strip(),
+                "class_name": (form.class_name or "").strip(),
+                "grade_band": form.grade_band,
+                "lead_teacher_name": (form.lead_teacher_name or "").strip(),
+                "lead_teacher_phone": (form.lead_teacher_phone or "").strip(),
+                "buses": form.buses,
+                "arrival_time": form.arrival_time or "",
+                "lunch_space": form.lunch_space,
+                "accessibility": (form.accessibility or "").strip(),
+                "special_requests": (form.special_requests or "").strip(),
+            },
+            people=people,
+            key=key,
+            day=day,
+            now=now,
+            booking_id=slot.get("booking_id"),
+        )
+        if written is not None:
+            event = "pending" if rules.needs_approval else "confirmed"
+            await notify.booking_event(event, int(written["id"]), visit=written)
+    if written is None:
         await _refuse_full(venue_id, rules, day, people, form.slot_id)
-    return await get_booking(actor, booking_id)
+    view = {k: written[k] for k in _VIEW_KEYS}
+    view["lunch_space"] = bool(view["lunch_space"])  # SQLite: 0/1
+    return booking_view(view)
 
 
 async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:

@@ -95,10 +95,14 @@ _VISIT_SQL = (
 
 
 @cache
-def _visit_statement() -> Statement:
+def _account_extra() -> str:
     # Optional account columns (an e-mail address, a language preference) where accounts has them.
-    extra = "".join(f", u.{name}" for name in ("email", "language") if getattr(User, name, None) is not None)
-    return Statement(_VISIT_SQL.format(extra=extra).replace("{}", "$1"))
+    return "".join(f", u.{name}" for name in ("email", "language") if getattr(User, name, None) is not None)
+
+
+@cache
+def _visit_statement() -> Statement:
+    return Statement(_VISIT_SQL.format(extra=_account_extra()).replace("{}", "$1"))
 
 
 async def _visit(booking_id: int) -> dict[str, Any] | None:
@@ -114,16 +118,29 @@ def _aware(value: Any) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-async def booking_event(event: str, booking_id: int, *, dedupe_key: str | None = None) -> bool:
+VISIT_EXTRA = "b.updated_at, v.directions, v.contact_phone, u.username, u.display_name"
+
+
+def visit_columns() -> str:
+    """The columns besides a booking's own that its e-mail needs, for a caller that reads the booking
+    anyway and hands the row to booking_event(): aliases b (the booking), v (its venue) and u (its
+    teacher)."""
+    return VISIT_EXTRA + _account_extra()
+
+
+async def booking_event(
+    event: str, booking_id: int, *, dedupe_key: str | None = None, visit: dict[str, Any] | None = None
+) -> bool:
     """Queue the e-mail for `event` of a booking to its teacher; False when the teacher has no address
     (or a message with the same dedupe_key is already queued).
 
     Call it inside the write transaction that makes the change, after the change (it reads the
-    booking as the transaction sees it). A reminder is queued once per booking.
+    booking as the transaction sees it, unless the caller has just read it with visit_columns() and
+    passes the row as `visit`). A reminder is queued once per booking.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown booking event {event!r}")
-    row = await _visit(booking_id)
+    row = visit if visit is not None else await _visit(booking_id)
     if row is None:
         return False
     recipient = email_address(row)

@@ -314,3 +314,29 @@ async def test_instants_in_bookings_are_offset_aware(world: World) -> None:
         if key in got:
             value = datetime.fromisoformat(got[key].replace("Z", "+00:00"))
             assert value == (SLOT_START if key == "starts_at" else SLOT_END)
+
+
+async def test_a_pass_code_already_taken_is_drawn_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The random pass code of a new booking colliding with an existing one (the unique index refuses
+    it): the booking is written once with another code, the places taken once, its e-mail queued once."""
+    from accounts.tables import User
+    from bookings import services
+    from messaging.tables import Outbox
+
+    slot = await slot_of(world)
+    first = (await world.book(slot["id"], 10, 1)).json()
+    await User.update({User.email: "teacher.a@school.example"}).where(User.username == "teacher_a")
+    drawn = iter([first["code"], first["code"], "K7Q2M9X4"])
+    monkeypatch.setattr(services, "new_pass_code", lambda: next(drawn))
+    r = await world.book(slot["id"], 20, 2)
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert second["code"] == "K7Q2M9X4" and second["id"] != first["id"]
+    assert (second["students"], second["chaperones"], second["status"]) == (20, 2, "confirmed")
+    assert await remaining(world, slot["id"]) == 40 - 11 - 22
+    got = await world.get("teacher_a", f"/api/v1/bookings/{second['id']}")
+    assert got.json()["code"] == "K7Q2M9X4" and got.json()["qr_token"] == second["qr_token"]
+    mails = await Outbox.select(Outbox.kind).where(Outbox.booking_id == second["id"])
+    assert mails == [{"kind": "confirmed"}]
