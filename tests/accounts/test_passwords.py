@@ -19,11 +19,11 @@ from accounts import passwords
 
 
 def test_production_hashes_use_owasp_argon2id_parameters() -> None:
-    """Without the test suite's setting, a new hash is argon2id with 12 MiB, 3 passes, 1 lane."""
+    """Without the test suite's setting, a new hash is argon2id with 7 MiB, 5 passes, 1 lane."""
     env = {k: v for k, v in os.environ.items() if k != "KEPU_FAST_PASSWORD_HASHING"}
     code = "import asyncio; from accounts import passwords as p; print(asyncio.run(p.hash_password('pw')))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip().startswith("$argon2id$v=19$m=12288,t=3,p=1$")
+    assert done.stdout.strip().startswith("$argon2id$v=19$m=7168,t=5,p=1$")
 
 
 async def test_hashes_with_other_parameters_still_verify() -> None:
