@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from babel import Locale
 from jinja2 import Environment
+from markupsafe import escape
 
 from core import clock, i18n
 from core.web import pop_flashes
@@ -44,12 +46,14 @@ def _weekdays(code: str) -> tuple[str, ...]:
 
 # The three formats below are CLDR patterns ("yyyy-MM-dd EEE HH:mm", "yyyy-MM-dd EEE", "HH:mm") whose
 # only localised part is the weekday's name: they are written out here instead of going through
-# Babel's pattern formatter, which cost about 20 µs a date on pages that list a hundred of them.
+# Babel's pattern formatter, which cost about 20 µs a date on pages that list a hundred of them, and
+# without strftime (2.5 µs a call).
 def fmt_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     local = clock.local(value)
-    return f"{local:%Y-%m-%d} {_weekdays(i18n.current_language())[local.weekday()]} {local:%H:%M}"
+    weekday = _weekdays(i18n.current_language())[local.weekday()]
+    return f"{local.date().isoformat()} {weekday} {local.hour:02d}:{local.minute:02d}"
 
 
 def fmt_date(value: date | datetime | None) -> str:
@@ -57,13 +61,30 @@ def fmt_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = clock.local(value).date()
-    return f"{value:%Y-%m-%d} {_weekdays(i18n.current_language())[value.weekday()]}"
+    return f"{value.isoformat()} {_weekdays(i18n.current_language())[value.weekday()]}"
 
 
 def fmt_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return f"{clock.local(value):%H:%M}"
+    local = clock.local(value)
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
+# The characters markupsafe.escape() replaces, which Jinja's autoescaping applies to every value.
+_SPECIAL = re.compile("[&<>\"']")
+
+
+def html_text(value: str) -> str:
+    """Text as HTML, escaped exactly as Jinja's autoescaping would (markupsafe), for pages that escape
+    the values of long lists once in Python: most text has nothing to escape, and this returns it as
+    it is in a fifth of the time escape() takes to build a Markup of it."""
+    return str(escape(value)) if _SPECIAL.search(value) else value
+
+
+def html_labels(labels: dict[str, str]) -> dict[str, str]:
+    """A mapping's labels translated and as HTML, for a page to make once rather than once a row."""
+    return {key: html_text(i18n.gettext(text)) for key, text in labels.items()}
 
 
 def label(mapping: dict[str, str]) -> Any:
