@@ -102,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
 
     def configure_templates(engine: JinjaTemplateEngine) -> None:
+        # Templates change with a release, not while it runs: without this, every render asks the disk
+        # whether each template it uses has changed (debug mode keeps that, for editing them live).
+        engine.engine.auto_reload = settings.debug
         install_gettext(engine.engine)
         install_template_helpers(engine.engine)
 
