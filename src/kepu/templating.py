@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from babel import Locale
 from jinja2 import Environment
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from core import clock, i18n
 from core.web import pop_flashes
@@ -94,9 +94,23 @@ def label(mapping: dict[str, str]) -> Any:
     return translate
 
 
+@cache
+def _frame_text(language: str, message: str) -> Markup:
+    # What Jinja's newstyle gettext returns under autoescaping: the translation taken as markup, then
+    # formatted with no variables.
+    return Markup(i18n.translations(language).gettext(message)) % {}
+
+
+def frame_gettext(message: str) -> Markup:
+    """`_()` for base.html's own labels (menu, footer), which every page renders: the same text as Jinja's
+    newstyle gettext, made once per language and message instead of about 7 µs a call, twenty a page."""
+    return _frame_text(i18n.current_language(), message)
+
+
 def install_template_helpers(env: Environment) -> None:
     env.globals.update(
         pop_flashes=pop_flashes,
+        frame_gettext=frame_gettext,
         kind_label=label(KIND_LABELS),
         slot_kind_label=label(SLOT_KIND_LABELS),
         district_label=label(DISTRICT_LABELS),
