@@ -407,7 +407,8 @@ def write_results(results: list[dict[str, Any]], scale: str, year: int, label: s
         f"- dataset: bench.citygen scale `{scale}`, year {year}; the load client shares the machine",
         "",
         "CPU ms/req is the server processes' (and for PostgreSQL the database's) user+system time divided by",
-        "the requests: it stays stable when other work shares the machine, unlike latency and throughput.",
+        "the requests: steadier than latency and throughput when other work shares the machine, though on a",
+        "virtual machine the same code can still measure up to 40% apart from one run to the next.",
         "",
     ]
     columns = [
