@@ -20,8 +20,7 @@ from bookings.schemas import BookingForm, BookingView, CheckInForm, DeclineForm,
 from bookings.tickets import format_code
 from bookings.waitlist_pages import school_sanction
 from core import clock
-from core.db import valid_id
-from core.errors import DomainError, Forbidden, NotFound
+from core.errors import DomainError, Forbidden
 from core.forms import parse_form
 from core.guards import requires_role, requires_sign_in
 from core.i18n import gettext
@@ -305,24 +304,16 @@ async def cancel_submit(
     return Redirect(f"/bookings/{booking_id}", status_code=303)
 
 
-# A slot's page for its venue's staff (who booked, who waits) reads three prepared statements
-# (core/sql.py): the slot, its bookings with only the columns the table shows, and the waiting list's
+# A slot's page for its venue's staff (who booked, who waits) reads three prepared statements (core/sql.py):
+# the slot (venues.get_slot), its bookings with only the columns the table shows, and the waiting list's
 # live entries. The table can run to a hundred classes, so its rows are light objects, not BookingViews
 # (whose deadlines the table does not show). A slot's bookings and waiting entries are all of its venue,
-# which the reader manages (checked first); the statements select by slot alone, since a venue
-# condition as well leads SQLite (no statistics) to scan the venue's whole history by its index.
-# The bookings' number and boolean columns are selected as expressions (`+b.id`), which SQLite hands
-# back as stored: a plain column of a declared INTEGER or BOOLEAN type goes through Piccolo's converter
-# for it (int(Decimal(text)) for a number), which for a hundred classes took as long as the query
-# (0.5 → 1.0 ms). PostgreSQL returns the same either way.
-_SLOT_HEAD = Statement(
-    "SELECT s.id, s.venue AS venue_id, v.name AS venue_name, s.starts_at, s.ends_at, s.capacity, s.booked,"
-    " s.title, s.kind, s.created_at, s.programme AS programme_id, p.title AS programme_title,"
-    " s.room AS room_id, r.name AS room_name"
-    " FROM venues_slot s JOIN venues_venue v ON v.id = s.venue"
-    " LEFT JOIN venues_programme p ON p.id = s.programme LEFT JOIN venues_room r ON r.id = s.room"
-    " WHERE s.id = $1"
-)
+# which the reader manages (checked first); the statements select by slot alone, since a venue condition as
+# well leads SQLite (no statistics) to scan the venue's whole history by its index. The bookings' number and
+# boolean columns are selected as expressions (`+b.id`), which SQLite hands back as stored: a plain column
+# of a declared INTEGER or BOOLEAN type goes through Piccolo's converter for it (int(Decimal(text)) for a
+# number), which for a hundred classes took as long as the query (0.5 → 1.0 ms). PostgreSQL returns the same
+# either way.
 _SLOT_BOOKINGS = Statement(
     "SELECT +b.id AS id, sc.name AS school_name, u.display_name AS teacher_name, b.status,"
     " +b.students AS students, +b.chaperones AS chaperones, b.grade, b.class_name, b.grade_band,"
@@ -405,10 +396,7 @@ class SlotWaiting:
 
 @get("/slots/{slot_id:int}", guards=[requires_role("staff", "auditor")], include_in_schema=False)
 async def slot_bookings(actor: NamedDependency[UserView], slot_id: FromPath[int]) -> Template:
-    row = await _SLOT_HEAD.fetchrow(slot_id) if valid_id(slot_id) else None
-    if row is None:
-        raise NotFound("slot")
-    slot = venues.slot_view(row)
+    slot = await venues.get_slot(slot_id)
     venues.require_manager(actor, slot.venue_id)
     bookings = _slot_bookings(await _SLOT_BOOKINGS.fetch(slot.id))
     waiting = [SlotWaiting(**w) for w in await _SLOT_WAITLIST.fetch(slot.id, slot.id)]

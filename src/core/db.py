@@ -253,7 +253,8 @@ def engine_from_url(url: str | None) -> Engine:
     path = sqlite_path(url or "")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # check_same_thread=False: write transactions run kepu's prepared statements on the kept writer
-    # connection from the event loop's thread (see in_loop_writer), between the aiosqlite thread's turns.
+    # connection from the event loop's thread (_KeptWriterTransaction.in_loop), between the aiosqlite
+    # thread's turns.
     return TunedSQLiteEngine(path=path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
 
 

@@ -2,8 +2,9 @@
 
 glibc serves a large allocation from a thread's heap arena once its "dynamic mmap threshold" has grown
 past that size, and a freed block there stays with the process. A password hash holds its memory cost
-(argon2id, 12 MiB) in whichever worker thread ran it, so every sign-in could leave 12 MiB behind in
-another arena (measured: RSS 99 → 124 MB after one sign-in, for good). A fixed threshold of 1 MiB sends
+(argon2id: 12 MiB when this was measured, 7 MiB now) in whichever worker thread ran it, so every
+sign-in could leave that much behind in another arena (measured: RSS 99 → 124 MB after one sign-in, for
+good). A fixed threshold of 1 MiB sends
 such blocks to mmap, and they go back to the system when freed (RSS 99 → 106 MB).
 """
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from core import clock
@@ -37,7 +37,7 @@ from core.db import is_sqlite
 from core.errors import DomainError
 from core.i18n import N_
 from core.sql import Statement
-from evaluation.scorecard import JDN_OFFSET, row_day
+from evaluation.scorecard import row_day, year_days
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,10 @@ def _sqlite() -> bool:
     return is_sqlite()
 
 
-# PostgreSQL: date_part() gives a double; EXTRACT() gives a numeric (since 14), several times slower to
-# compute and compare over a city's year of check-ins.
-
-
 def _epoch(col: str) -> str:
-    """Seconds (any fixed origin) of an instant, for differences and comparisons."""
+    """Seconds (any fixed origin) of an instant, for differences and comparisons. On PostgreSQL with
+    date_part(), a double, as in the other helpers here: EXTRACT() gives a numeric (since 14), several
+    times slower to compute and compare over a city's year of check-ins."""
     return f"(julianday({col}) * 86400.0)" if _sqlite() else f"date_part('epoch', {col})"
 
 
@@ -366,11 +364,6 @@ def _daily(one_venue: bool) -> str:
 _VENUES = Statement("SELECT id, name, district FROM venues_venue")
 
 
-def _days(year: int) -> tuple[int, int]:
-    """A year's first and last local day as Julian day numbers (the running totals' days)."""
-    return (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
-
-
 def _int(v: Any) -> int:
     return int(v or 0)
 
@@ -395,7 +388,7 @@ async def summary(year: int, t: Thresholds = DEFAULTS, venue_id: int | None = No
             SELECT o.venue_id AS venue_id, COUNT(*) AS n FROM overs o GROUP BY o.venue_id"""
         ).fetch(*base),
         _statement(f"{_daily(one)} SELECT venue_id, people, days, open_days FROM repeated").fetch(
-            *_days(year), *([venue_id] if one else []), t.same_headcount_days, t.same_headcount_share_pct
+            *year_days(year), *([venue_id] if one else []), t.same_headcount_days, t.same_headcount_share_pct
         ),
     )
     venues = {int(r["id"]): r for r in venue_rows}
@@ -481,7 +474,7 @@ async def evidence(venue_id: int, year: int, kind: str, t: Thresholds = DEFAULTS
     flagged = next((f for f in (await summary(year, t, venue_id)).flags if f.kind == kind), None)
     if kind == "same_headcount":
         rows = await _statement(_days_evidence_sql()).fetch(
-            *_days(year), venue_id, t.same_headcount_days, t.same_headcount_share_pct, t.evidence_limit
+            *year_days(year), venue_id, t.same_headcount_days, t.same_headcount_share_pct, t.evidence_limit
         )
         days = [
             {"d": row_day(r["d"]), "people": _int(r["people"]), "checkins": _int(r["checkins"])} for r in rows

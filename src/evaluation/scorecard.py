@@ -136,6 +136,11 @@ class CityYear:
 JDN_OFFSET = 1721425  # date.toordinal() + this = the Julian day number
 
 
+def year_days(year: int) -> tuple[int, int]:
+    """A year's first and last local day as Julian day numbers (the running totals' days)."""
+    return (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
+
+
 def _local_day(col: str) -> str:
     if is_sqlite():
         return f"CAST(julianday({col}) + 0.83333334 AS INTEGER)"
@@ -331,7 +336,7 @@ async def city_year(year: int) -> CityYear:
     week = (clock.day_bounds(wk_lo)[0], clock.day_bounds(wk_hi)[1])
     sci_day = (clock.day_bounds(sd_lo)[0], clock.day_bounds(sd_hi)[1])
     # Independent reads: run side by side (separate pooled/reader connections, so both cores work).
-    days = (date(year, 1, 1).toordinal() + JDN_OFFSET, date(year, 12, 31).toordinal() + JDN_OFFSET)
+    days = year_days(year)
     venues, checkin_rows, slot_rows, school_rows, walk_in_rows, own_figures = await asyncio.gather(
         Venue.raw(_VENUES_SQL),
         Venue.raw(_DAYS_SQL, *days),

@@ -118,14 +118,14 @@ def _aware(value: Any) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-VISIT_EXTRA = "b.updated_at, v.directions, v.contact_phone, u.username, u.display_name"
+_VISIT_EXTRA = "b.updated_at, v.directions, v.contact_phone, u.username, u.display_name"
 
 
 def visit_columns() -> str:
     """The columns besides a booking's own that its e-mail needs, for a caller that reads the booking
     anyway and hands the row to booking_event(): aliases b (the booking), v (its venue) and u (its
     teacher)."""
-    return VISIT_EXTRA + _account_extra()
+    return _VISIT_EXTRA + _account_extra()
 
 
 async def booking_event(

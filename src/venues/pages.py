@@ -20,7 +20,7 @@ from core.guards import requires_role, requires_sign_in
 from core.i18n import gettext
 from core.sql import Statement
 from core.web import flash, form_data
-from kepu.templating import html_labels, html_text
+from kepu.templating import fmt_time, html_labels, html_text
 from venues import programmes, services
 from venues.labels import DISTRICT_LABELS, KIND_LABELS, SLOT_KIND_LABELS
 from venues.schemas import (
@@ -174,11 +174,6 @@ def _window_start(on: str | None) -> date:
     return start if clock.in_range(start) and start > clock.today() else clock.today()
 
 
-def _hh_mm(instant: datetime) -> str:
-    """The local hour and minute of an instant, without strftime (2.5 µs a call)."""
-    return f"{instant.hour:02d}:{instant.minute:02d}"
-
-
 async def venue_window(venue_id: int, start: date) -> tuple[dict[str, Any], list[SlotDay]]:
     """The venue and its slots (not cancelled, not yet started) from `start` for WINDOW_DAYS, by day."""
     if not valid_id(venue_id):
@@ -207,7 +202,7 @@ async def venue_window(venue_id: int, start: date) -> tuple[dict[str, Any], list
         days[-1].slots.append(
             SlotLine(
                 id=row["id"],
-                when=f"{_hh_mm(starts)}–{_hh_mm(ends)}",
+                when=f"{fmt_time(starts)}–{fmt_time(ends)}",
                 label=label,
                 full=remaining <= 0,
                 places=places % {"n": remaining},
