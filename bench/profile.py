@@ -207,6 +207,8 @@ async def main_async(args: argparse.Namespace) -> None:
         import pstats
 
         cprof.disable()
+        if args.dump:
+            cprof.dump_stats(args.dump)
         pstats.Stats(cprof).sort_stats("tottime").print_stats(45)
     if profiler is not None:
         profiler.stop()
@@ -232,6 +234,7 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--cprofile", action="store_true", help="print the functions by own time")
+    parser.add_argument("--dump", help="with --cprofile: also write the profile here (for pstats, snakeviz)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kepu-profile-"))
     if args.db == "sqlite":

@@ -111,38 +111,23 @@ def _scan(
     }
 
 
-def _chained(record: dict[str, Any], tip: _Tip, venue_id: int, now: datetime) -> list[Any]:
-    """PostgreSQL: the arguments that write a scan with the id drawn for it, its ledger entry after the
-    locked tip, and the new tip (the tail of _RECORD_PG and _ADMIT_RECORD_PG)."""
-    record["id"] = tip.checkin_id
+def _chained(record: dict[str, Any], checkin_id: int, venue_id: int, now: datetime) -> list[Any]:
+    """PostgreSQL: the arguments of _CHAIN_PG that write a scan with the id drawn for it and chain it
+    (the tail of _RECORD_PG and _ADMIT_RECORD_PG)."""
+    record["id"] = checkin_id
     payload = chain.canonical(chain.scan_record(record))
-    digest = chain.entry_hash(tip.hash, payload)
-    return [
-        tip.checkin_id,
-        *(record[f] for f in _CHECKIN_FIELDS),
-        venue_id,
-        tip.seq + 1,
-        tip.checkin_id,
-        payload,
-        tip.hash,
-        digest,
-        now,
-        tip.seq + 1,
-        digest,
-        venue_id,
-    ]
+    return [venue_id, payload, now, checkin_id, *(record[f] for f in _CHECKIN_FIELDS)]
 
 
-async def _record(actor: UserView, result: str, *, tip: _Tip | None = None, **scan: Any) -> None:
-    """Write a scan (`scan`: _scan's keywords but the time) and chain it; on PostgreSQL after `tip`."""
+async def _record(actor: UserView, result: str, *, checkin_id: int | None = None, **scan: Any) -> None:
+    """Write a scan (`scan`: _scan's keywords but the time) and chain it; on PostgreSQL with the id
+    drawn for it (`checkin_id`), in one autocommit statement."""
     now = clock.now()
     record = _scan(actor, result, now=now, **scan)
     venue_id = record["venue"]
     assert venue_id is not None
-    if tip is not None:
-        # PostgreSQL: the check-in, its ledger entry and the venue's new tip in one round trip (the tip
-        # was locked, and the check-in's id drawn, by the statement that read the booking).
-        await _RECORD_PG.execute(*_chained(record, tip, venue_id, now))
+    if checkin_id is not None:
+        await _RECORD_PG.execute(*_chained(record, checkin_id, venue_id, now))
         return
     row = await _INSERT_CHECKIN.fetchrow(*(record[f] for f in _CHECKIN_FIELDS))
     assert row is not None
@@ -154,50 +139,55 @@ async def _record(actor: UserView, result: str, *, tip: _Tip | None = None, **sc
 _BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")
 
 
-@dataclass(frozen=True)
-class _Tip:
-    """The venue's ledger tip, locked for this transaction, and the id drawn for the scan's record."""
-
-    seq: int
-    hash: str
-    checkin_id: int
-
-
-# The check-in with its drawn id ($1, then _CHECKIN_FIELDS), its ledger entry and the venue's new tip.
-_N = len(_CHECKIN_FIELDS) + 1
-_RECORD_PG = Statement(
-    f"WITH c AS (INSERT INTO bookings_checkin (id, {_CHECKIN_COLUMNS}, reversal_reason)"
-    f" VALUES ({', '.join(f'${n}' for n in range(1, _N + 1))}, '')),"
-    " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
-    f" VALUES (${_N + 1}, ${_N + 2}, 'scan', ${_N + 3}, ${_N + 4}, ${_N + 5}, ${_N + 6}, ${_N + 7}))"
-    f" UPDATE ledger_tip SET seq = ${_N + 8}, hash = ${_N + 9} WHERE venue = ${_N + 10}"
-)
-# An admission on PostgreSQL in one round trip: the compare-and-set on the booking's counts (as _ADMIT)
-# and, only when it matched, the check-in, its ledger entry and the new tip (as _RECORD_PG). Rows made
-# from the UPDATE's result carry no column types, hence the casts.
+# PostgreSQL writes a scan in one autocommit statement, with no transaction held open across round
+# trips: the venue's ledger tip is locked, moved and chained from inside the statement, the entry's
+# hash computed by the database exactly as chain.entry_hash does (SHA-256 over the previous hash, a
+# newline and the payload, in lower-case hex), so the tip is held only while the statement runs.
+# `$ARGS` are the chain's arguments (_chained: venue, payload, time, the drawn check-in id, then
+# _CHECKIN_FIELDS); `$GATE` is what must hold for anything to be written.
+_N = len(_CHECKIN_FIELDS)
 _CASTS = {
     "booking": "integer", "venue": "integer", "result": "varchar", "students": "integer",
     "chaperones": "integer", "staff": "integer", "device": "varchar", "offline": "boolean",
     "nonce": "varchar", "scanned_at": "timestamptz", "needs_review": "boolean", "created_at": "timestamptz",
     "method": "varchar",
 }  # fmt: skip
+
+
+def _chain_pg(first: int, gate: str) -> str:
+    """The CTEs that write a scan and chain it, its arguments numbered from `first` (see above)."""
+    n = first
+    args = [f"${n}::integer AS tip_venue", f"${n + 1}::text AS payload", f"${n + 2}::timestamptz AS at"]
+    args += [f"${n + 3}::integer AS id"]
+    args += [f"${n + 4 + i}::{_CASTS[f]} AS {f}" for i, f in enumerate(_CHECKIN_FIELDS)]
+    return (
+        f"a AS (SELECT {', '.join(args)} WHERE {gate}),"
+        # The tip is locked only once the gate has passed: an admission holds its booking's row first,
+        # like every other writer that touches both (bookings.reversal), so two never wait on each other.
+        " old AS (SELECT t.seq, t.hash FROM ledger_tip t JOIN a ON t.venue = a.tip_venue FOR UPDATE OF t),"
+        " t AS (UPDATE ledger_tip SET seq = old.seq + 1,"
+        " hash = encode(sha256(convert_to(old.hash || E'\\n' || a.payload, 'UTF8')), 'hex')"
+        " FROM old, a WHERE ledger_tip.venue = a.tip_venue"
+        " RETURNING ledger_tip.seq, ledger_tip.hash, old.hash AS prev_hash),"
+        f" c AS (INSERT INTO bookings_checkin (id, {_CHECKIN_COLUMNS}, reversal_reason)"
+        f" SELECT id, {_CHECKIN_COLUMNS}, '' FROM a),"
+        " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
+        " SELECT a.tip_venue, t.seq, 'scan', a.id, a.payload, t.prev_hash, t.hash, a.at FROM a, t)"
+    )
+
+
+# A denied (or invalid) scan: always written.
+_RECORD_PG = Statement("WITH " + _chain_pg(1, "TRUE") + " SELECT seq FROM t")
+# An admission: the compare-and-set on the booking's counts (as _ADMIT) and, only when it matched, the
+# scan and its chain entry; no row back means the counts had changed.
 _A = 7  # the compare-and-set's arguments come first
 _ADMIT_RECORD_PG = Statement(
     "WITH u AS (UPDATE bookings_booking SET admitted_students = admitted_students + $1,"
     " admitted_chaperones = admitted_chaperones + $2, first_admitted_at = $3, updated_at = $4"
     " WHERE id = $5 AND status = 'confirmed' AND admitted_students = $6 AND admitted_chaperones = $7"
-    " RETURNING admitted_students, admitted_chaperones),"
-    f" c AS (INSERT INTO bookings_checkin (id, {_CHECKIN_COLUMNS}, reversal_reason)"
-    f" SELECT ${_A + 1}::integer, "
-    + ", ".join(f"${_A + 2 + n}::{_CASTS[f]}" for n, f in enumerate(_CHECKIN_FIELDS))
-    + ", '' FROM u),"
-    " e AS (INSERT INTO ledger_entry (venue, seq, kind, checkin, payload, prev_hash, hash, created_at)"
-    f" SELECT ${_A + _N + 1}::integer, ${_A + _N + 2}::integer, 'scan', ${_A + _N + 3}::integer,"
-    f" ${_A + _N + 4}::text, ${_A + _N + 5}::varchar, ${_A + _N + 6}::varchar, ${_A + _N + 7}::timestamptz"
-    " FROM u),"
-    f" t AS (UPDATE ledger_tip SET seq = ${_A + _N + 8}, hash = ${_A + _N + 9} WHERE venue = ${_A + _N + 10}"
-    " AND EXISTS (SELECT 1 FROM u))"
-    " SELECT admitted_students, admitted_chaperones FROM u"
+    " RETURNING admitted_students, admitted_chaperones), "
+    + _chain_pg(_A + 1, "EXISTS (SELECT 1 FROM u)")
+    + " SELECT admitted_students, admitted_chaperones FROM u"
 )
 
 
@@ -236,20 +226,22 @@ async def check_in(actor: UserView, form: CheckInForm, meta: ScanMeta | None = N
         raise Forbidden("role")
     meta = meta or ScanMeta()
     try:
+        if not is_sqlite():
+            # Each of the door's statements commits on its own (see _door_pg); no transaction is held.
+            return await _check_in(actor, form, meta)
         async with write_transaction():
             if form.nonce is not None and (seen := await replay(actor, form.nonce)) is not None:
                 return seen
-            outcome = await _check_in(actor, form, meta)
+            return await _check_in(actor, form, meta)
     except Exception as exc:
-        # The same nonce sent twice at once (PostgreSQL): the loser's insert breaks the unique
-        # index and its whole transaction (admission included) rolls back; it reports the winner's.
+        # The same nonce sent twice at once (PostgreSQL): the loser's insert breaks the unique index
+        # and its statement (admission included) rolls back; it reports the winner's outcome.
         if form.nonce is None or not _is_unique_violation(exc):
             raise
         seen = await replay(actor, form.nonce)
         if seen is None:
             raise
         return seen
-    return outcome
 
 
 def _is_unique_violation(exc: BaseException) -> bool:
@@ -320,14 +312,14 @@ _BOOKING_SELECT = """SELECT b.id, b.venue, b.status, b.students, b.chaperones, b
      JOIN venues_venue v ON v.id = b.venue
      LEFT JOIN venues_programme p ON p.id = sl.programme"""
 _BOOKING_ROW = Statement(_BOOKING_SELECT + " WHERE b.id = $1")
-# PostgreSQL's door in one statement: lock the caller's venue's ledger tip (every scan is chained, and
-# scans of a venue take its tip in turn anyway), draw the scan's id, and read the booking by its id
-# (a signed pass) or its code (typed). No row: the venue has no tip yet.
+# PostgreSQL's door reads in one statement: the booking by its id (a signed pass) or its code (typed),
+# an id drawn for the scan's record, whether the venue's chain has its tip row yet, and whether the
+# scan's nonce was applied before.
 _DOOR_PG = Statement(
-    "SELECT t.seq AS tip_seq, t.hash AS tip_hash,"
-    " nextval(pg_get_serial_sequence('bookings_checkin', 'id')) AS checkin_id, bk.*"
-    " FROM ledger_tip t LEFT JOIN (" + _BOOKING_SELECT + " WHERE b.id = $1 OR b.code = $2) bk ON TRUE"
-    " WHERE t.venue = $3 FOR UPDATE OF t"
+    "SELECT nextval(pg_get_serial_sequence('bookings_checkin', 'id')) AS checkin_id,"
+    " EXISTS (SELECT 1 FROM ledger_tip WHERE venue = $1) AS has_tip,"
+    " EXISTS (SELECT 1 FROM bookings_checkin WHERE nonce = $2) AS nonce_seen, bk.*"
+    " FROM (SELECT 1) AS one LEFT JOIN (" + _BOOKING_SELECT + " WHERE b.id = $3 OR b.code = $4) bk ON TRUE"
 )
 
 
@@ -346,42 +338,58 @@ _COUNTS = Statement(
 )
 
 
-async def _door_pg(venue_id: int, token: str) -> tuple[dict[str, Any] | None, str, _Tip]:
-    """PostgreSQL: the booking a token names (or None), how it was read, and the venue's locked tip."""
-    booking_id, code, method = _read_token(token, await keys.public_keys(pass_kid(token)))
-    row = await _DOOR_PG.fetchrow(booking_id, code, venue_id)
-    if row is None:
-        await chain.ensure_tip(venue_id)
-        row = await _DOOR_PG.fetchrow(booking_id, code, venue_id)
-        assert row is not None
-    tip = _Tip(int(row.pop("tip_seq")), str(row.pop("tip_hash")), int(row.pop("checkin_id")))
-    return (row if row["id"] is not None else None), method, tip
+async def _door_pg(
+    actor: UserView, form: CheckInForm
+) -> tuple[dict[str, Any] | None, str, int, CheckInOutcome | None]:
+    """PostgreSQL: the booking a token names (or None), how it was read, the id drawn for the scan's
+    record, and the outcome given before when the scan's nonce was applied already (else None)."""
+    assert actor.venue_id is not None
+    booking_id, code, method = _read_token(form.token, await keys.public_keys(pass_kid(form.token)))
+    row = await _DOOR_PG.fetchrow(actor.venue_id, form.nonce, booking_id, code)
+    assert row is not None
+    if row.pop("nonce_seen"):
+        assert form.nonce is not None
+        return None, method, 0, await replay(actor, form.nonce)
+    if not row.pop("has_tip"):
+        await chain.ensure_tip(actor.venue_id)  # the venue's first scan
+    checkin_id = int(row.pop("checkin_id"))
+    return (row if row["id"] is not None else None), method, checkin_id, None
 
 
 async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> CheckInOutcome:
     assert actor.venue_id is not None
-    tip: _Tip | None = None
+    checkin_id: int | None = None  # PostgreSQL: the id drawn for the scan's record
     if is_sqlite():
         booking_id, method = await _find_booking(form.token)
         row = await _booking_row(booking_id) if booking_id is not None else None
     else:
-        row, method, tip = await _door_pg(actor.venue_id, form.token)
+        row, method, checkin_id, seen = await _door_pg(actor, form)
+        if seen is not None:
+            return seen
     meta = replace(meta, method=method)
-    if row is None:
+
+    async def record(result: str, booking_id: int | None) -> None:
         await _record(
-            actor, "invalid", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta, tip=tip
+            actor,
+            result,
+            booking_id=booking_id,
+            venue_id=actor.venue_id,
+            form=form,
+            meta=meta,
+            checkin_id=checkin_id,
         )
+
+    if row is None:
+        await record("invalid", None)
         return _outcome("invalid")
     bid = int(row["id"])
     if row["venue"] != actor.venue_id:
         # Not the caller's venue: record the attempt against the caller's venue, reveal nothing.
-        await _record(
-            actor, "wrong_venue", booking_id=None, venue_id=actor.venue_id, form=form, meta=meta, tip=tip
-        )
+        await record("wrong_venue", None)
         return _outcome("wrong_venue")
 
     async def deny(result: str, **params: Any) -> CheckInOutcome:
-        await _record(actor, result, booking_id=bid, venue_id=actor.venue_id, form=form, meta=meta, tip=tip)
+        await record(result, bid)
         out = _outcome(result, bid, **params)
         _describe(out, row)
         return out
@@ -432,9 +440,9 @@ async def _check_in(actor: UserView, form: CheckInForm, meta: ScanMeta) -> Check
             "students": students,
             "chaperones": chaperones,
         }
-        if tip is not None:
+        if checkin_id is not None:
             scan = _scan(actor, "admitted", now=now, **admission)
-            updated = await _ADMIT_RECORD_PG.fetch(*cas, *_chained(scan, tip, actor.venue_id, now))
+            updated = await _ADMIT_RECORD_PG.fetch(*cas, *_chained(scan, checkin_id, actor.venue_id, now))
         else:
             updated = await _ADMIT.fetch(*cas)
             if updated:

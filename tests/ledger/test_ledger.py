@@ -196,6 +196,36 @@ async def test_concurrent_scans_never_fork_a_chain(client: httpx.AsyncClient, fr
     assert canonical({"b": 1, "a": [1]}) == '{"a":[1],"b":1}'
 
 
+async def test_admissions_refusals_and_replays_at_once_chain_as_python_would(
+    client: httpx.AsyncClient, frozen: Clock
+) -> None:
+    """PostgreSQL hashes each entry inside the statement that writes it; every hash must be the one
+    chain.entry_hash gives, whatever the record holds (here a device named in Chinese), when
+    admissions, refusals and the same nonce twice race at one door."""
+    from tests.helpers import World
+
+    frozen.set(at(8))
+    w = await World(client).build()
+    slot = await w.slot(capacity=2000, starts_at=at(10), ends_at=at(12))
+    codes = [(await w.book(slot["id"], 30, 2)).json()["code"] for _ in range(7)]
+    frozen.set(at(9, 50))
+    scans = [{"token": c, "device": "东门扫码枪"} for c in codes[:6]]  # six admissions…
+    scans += [{"token": codes[0], "device": "西门"}]  # …a second scan of one pass…
+    scans += [{"token": "KP1.NOTAPASS", "device": "西门"}]  # …a token that is no pass…
+    scans += [{"token": codes[6], "nonce": "east-door-0001"}] * 2  # …and one scan sent twice
+    results = await asyncio.gather(*(w.post("staff_a", "/api/v1/checkins", s) for s in scans))
+    # The nonce's twin gets the first answer again and records nothing.
+    assert sorted(r.status_code for r in results) == [200] * 8 + [400, 409]
+    entries = await ENTRIES.fetch()
+    assert [e["seq"] for e in entries] == list(range(1, 10))
+    prev = GENESIS
+    for e in entries:
+        assert e["prev_hash"] == prev and e["hash"] == entry_hash(prev, e["payload"]), e
+        prev = e["hash"]
+    assert any("东门扫码枪" in e["payload"] for e in entries)
+    assert (await audit.verify()).ok
+
+
 async def test_the_worker_publishes_yesterdays_heads_once_and_mails_them(
     client: httpx.AsyncClient, frozen: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
