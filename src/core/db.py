@@ -24,6 +24,10 @@ from piccolo.table import Table
 DEFAULT_SQLITE_PATH = "data/kepu.sqlite3"
 BUSY_TIMEOUT_S = 30
 READERS = 4  # long-lived SQLite connections for statements outside transactions, per process
+# The kept writer commits on the event loop's thread with WAL auto-checkpoints off (a checkpoint
+# writes and syncs pages: milliseconds); the WAL is checkpointed on a reader's thread instead, after
+# this many of its commits.
+CHECKPOINT_EVERY = 200
 # Every PostgreSQL connection's settings: the anomaly flags sort a year's check-ins (~300,000 in a
 # city), which spilled to disk with the default 4 MB; JIT compilation cost more than it saved on every
 # query kepu runs (bench/RESULTS.md).
@@ -104,6 +108,10 @@ class TunedSQLiteEngine(SQLiteEngine):
         if writer is not None:
             await writer.close()
 
+    def reader_pool(self) -> _ReaderPool | None:
+        pool = getattr(self, "_readers", {}).get((id(asyncio.get_running_loop()), self.path))
+        return None if pool is None or pool.closed else pool
+
     def kept_writer(self) -> _WriterSlot | None:
         """The long-lived connection for write transactions while the app runs (else None)."""
         return getattr(self, "_writers", {}).get((id(asyncio.get_running_loop()), self.path))
@@ -111,8 +119,8 @@ class TunedSQLiteEngine(SQLiteEngine):
     async def quick_read(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]] | None:
         """Run a unique-key lookup on a reader connection from the event loop's thread (None when the
         app's readers are not open: the caller goes the usual way)."""
-        pool = getattr(self, "_readers", {}).get((id(asyncio.get_running_loop()), self.path))
-        if pool is None or pool.closed:
+        pool = self.reader_pool()
+        if pool is None:
             return None
         conn = await pool.borrow()
         try:
@@ -127,8 +135,8 @@ class TunedSQLiteEngine(SQLiteEngine):
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
     ) -> Any:
-        pool = getattr(self, "_readers", {}).get((id(asyncio.get_running_loop()), self.path))
-        if pool is None or pool.closed:
+        pool = self.reader_pool()
+        if pool is None:
             return await super()._run_in_new_connection(query, args, query_type, table)
         conn = await pool.borrow()
         try:
@@ -176,21 +184,71 @@ class _ReaderPool:
 
 
 class _WriterSlot:
-    """One long-lived connection for this process's write transactions. Writers already queue on the
-    per-loop lock (write_transaction), so one connection serves them all, and a transaction no longer
-    pays for opening a connection and starting its thread."""
+    """The process's one long-lived connection for write transactions. Write transactions of one
+    process already queue on the per-loop lock (write_transaction), so one connection serves them all,
+    and a transaction no longer pays for opening a connection and starting its thread.
+
+    In WAL mode its BEGIN and COMMIT run on the event loop's thread (a trip to the connection's thread
+    and back cost 0.1 ms of CPU each, a tenth of a door scan): BEGIN only when the write lock is free
+    (else it waits on the connection's thread for the busy timeout), COMMIT without checkpointing,
+    the WAL being checkpointed on a reader's thread every CHECKPOINT_EVERY commits."""
 
     def __init__(self, engine: TunedSQLiteEngine) -> None:
         self.engine = engine
         self.conn: Any = None
+        self.wal = False
+        self.busy_ms = 0
+        self.commits = 0
+        self.checkpoint: asyncio.Task[None] | None = None
 
     async def connection(self) -> Any:
         if self.conn is not None and self.conn.in_transaction:
             # A transaction cut off before it could end (e.g. a cancelled request): start clean.
             await self.discard()
         if self.conn is None:
-            self.conn = await self.engine.get_connection()
+            conn = await self.engine.get_connection()
+            mode = await conn.execute_fetchall("PRAGMA journal_mode")
+            self.wal = str(next(iter(mode[0].values()))).lower() == "wal"
+            busy = await conn.execute_fetchall("PRAGMA busy_timeout")  # the engine's `timeout`
+            self.busy_ms = int(next(iter(busy[0].values())))
+            if self.wal:
+                await conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self.conn = conn
         return self.conn
+
+    def begin_in_loop(self) -> bool:
+        """BEGIN IMMEDIATE on this thread if the write lock is free right now (True); False when
+        another process holds it or the database is not in WAL mode (the caller waits elsewhere)."""
+        if not self.wal:
+            return False
+        raw: sqlite3.Connection = self.conn._conn
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # "database is locked": another process is writing
+            return False
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+        return True
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.commits >= CHECKPOINT_EVERY and (self.checkpoint is None or self.checkpoint.done()):
+            self.commits = 0
+            self.checkpoint = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        pool = self.engine.reader_pool()
+        if pool is None:
+            return
+        conn = await pool.borrow()
+        try:
+            # PASSIVE: copies what no reader still needs and never waits for (or blocks) a writer.
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # the next one catches up
+        finally:
+            await pool.give_back(conn)
 
     async def discard(self) -> None:
         conn, self.conn = self.conn, None
@@ -199,6 +257,9 @@ class _WriterSlot:
                 await conn.close()
 
     async def close(self) -> None:
+        if self.checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self.checkpoint
         await self.discard()
 
 
@@ -208,18 +269,38 @@ class _KeptWriterTransaction(SQLiteTransaction):
     @property
     def in_loop(self) -> sqlite3.Connection:
         """The writer's sqlite3 connection, for statements run on the event loop's thread. Inside the
-        transaction the write lock is held (BEGIN IMMEDIATE, through aiosqlite), so a statement never
-        waits for another writer; it takes microseconds, far less than a trip to the connection's
-        thread and back (three of them made a door scan's CPU). BEGIN and COMMIT stay on that thread:
-        a COMMIT may checkpoint the WAL."""
+        transaction the write lock is held (BEGIN IMMEDIATE), so a statement never waits for another
+        writer; it takes microseconds, far less than a trip to the connection's thread and back
+        (three of them made a door scan's CPU)."""
         return self.connection._conn
 
     def __init__(self, engine: SQLiteEngine, slot: _WriterSlot) -> None:
         super().__init__(engine, transaction_type=TransactionType.immediate, allow_nested=True)
         self._slot = slot
+        self._in_loop = False
 
     async def get_connection(self) -> Any:
         return await self._slot.connection()
+
+    async def begin(self) -> None:
+        self._in_loop = self._slot.begin_in_loop()
+        if not self._in_loop:
+            await super().begin()  # on the connection's thread, waiting out the busy timeout
+
+    async def commit(self) -> None:
+        if self._in_loop:
+            self.in_loop.execute("COMMIT")
+            self._committed = True
+            self._slot.committed()
+        else:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._in_loop:
+            self.in_loop.execute("ROLLBACK")
+            self._rolled_back = True
+        else:
+            await super().rollback()
 
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
         if self._parent:
