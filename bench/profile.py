@@ -165,6 +165,11 @@ async def main_async(args: argparse.Namespace) -> None:
     elif args.path == "slot":  # a signed-in API read: the actor's token and one prepared statement
         calls = [("GET", f"/api/v1/slots/{fx['door_slot']}", None, staff)] * args.n
         expect = {200}
+    elif args.path in ("scorecards-xlsx", "audit-page"):
+        cookie = await client.sign_in(fx["auditor"], fx["password"])
+        path = "/audit/scorecards.xlsx" if args.path == "scorecards-xlsx" else "/audit"
+        calls = [("GET", f"{path}?year={args.year}", None, cookie)] * args.n
+        expect = {200}
     elif args.path.startswith("page-"):
         who = fx["staff"] if args.path == "page-roster" else fx["teacher"]
         cookie = await client.sign_in(who, fx["password"])
@@ -227,6 +232,7 @@ def main() -> int:
         choices=[
             "door", "rescan", "book", "book-full", "healthz", "slot",
             "page-catalogue", "page-programmes", "page-venue", "page-pass", "page-roster",
+            "scorecards-xlsx", "audit-page",
         ],
     )  # fmt: skip
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
