@@ -202,6 +202,7 @@ async def main_async(args: argparse.Namespace) -> None:
         profiler.start()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     statuses: dict[int, int] = {}
+    body = b""
     for c in calls:
         status, body = await client.call(*c)
         statuses[status] = statuses.get(status, 0) + 1
@@ -218,6 +219,9 @@ async def main_async(args: argparse.Namespace) -> None:
     if profiler is not None:
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
+    if args.save:
+        # The last answer, e.g. to compare a page before and after a change.
+        await asyncio.to_thread(Path(args.save).write_bytes, body)
     n = len(calls)
     print(f"{args.path} on {args.db}: {n} requests, statuses {statuses}")
     print(f"  process CPU {cpu * 1000 / n:.3f} ms/request, wall {wall * 1000 / n:.3f} ms/request")
@@ -240,6 +244,7 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--cprofile", action="store_true", help="print the functions by own time")
+    parser.add_argument("--save", help="write the last response's body to this file")
     parser.add_argument("--dump", help="with --cprofile: also write the profile here (for pstats, snakeviz)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kepu-profile-"))
