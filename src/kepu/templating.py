@@ -67,7 +67,8 @@ def fmt_date(value: date | datetime | None) -> str:
 def fmt_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    local = clock.local(value)
+    # Pages that list many slots convert their instants to local time once, then format them here.
+    local = value if value.tzinfo is clock.TZ else clock.local(value)
     return f"{local.hour:02d}:{local.minute:02d}"
 
 
