@@ -112,8 +112,8 @@ def _scan(
 
 
 def _chained(record: dict[str, Any], checkin_id: int, venue_id: int, now: datetime) -> list[Any]:
-    """PostgreSQL: the arguments of _CHAIN_PG that write a scan with the id drawn for it and chain it
-    (the tail of _RECORD_PG and _ADMIT_RECORD_PG)."""
+    """PostgreSQL: the arguments of _chain_pg's statement part, which writes a scan with the id drawn
+    for it and chains it (the tail of _RECORD_PG and _ADMIT_RECORD_PG)."""
     record["id"] = checkin_id
     payload = chain.canonical(chain.scan_record(record))
     return [venue_id, payload, now, checkin_id, *(record[f] for f in _CHECKIN_FIELDS)]
@@ -143,9 +143,7 @@ _BOOKING_BY_CODE = Statement("SELECT id FROM bookings_booking WHERE code = $1")
 # trips: the venue's ledger tip is locked, moved and chained from inside the statement, the entry's
 # hash computed by the database exactly as chain.entry_hash does (SHA-256 over the previous hash, a
 # newline and the payload, in lower-case hex), so the tip is held only while the statement runs.
-# `$ARGS` are the chain's arguments (_chained: venue, payload, time, the drawn check-in id, then
-# _CHECKIN_FIELDS); `$GATE` is what must hold for anything to be written.
-_N = len(_CHECKIN_FIELDS)
+# The arguments are _chained's; parameters selected as a row carry no column types, hence the casts.
 _CASTS = {
     "booking": "integer", "venue": "integer", "result": "varchar", "students": "integer",
     "chaperones": "integer", "staff": "integer", "device": "varchar", "offline": "boolean",
@@ -155,7 +153,8 @@ _CASTS = {
 
 
 def _chain_pg(first: int, gate: str) -> str:
-    """The CTEs that write a scan and chain it, its arguments numbered from `first` (see above)."""
+    """The CTEs that write a scan and chain it, its arguments (_chained's) numbered from `first`;
+    nothing is written unless the SQL condition `gate` holds."""
     n = first
     args = [f"${n}::integer AS tip_venue", f"${n + 1}::text AS payload", f"${n + 2}::timestamptz AS at"]
     args += [f"${n + 3}::integer AS id"]
