@@ -291,9 +291,9 @@ class _KeptWriterTransaction(SQLiteTransaction):
         if self._in_loop:
             self.in_loop.execute("COMMIT")
             self._committed = True
-            self._slot.committed()
         else:
             await super().commit()
+        self._slot.committed()  # either way, this connection never checkpoints by itself
 
     async def rollback(self) -> None:
         if self._in_loop:
