@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(IS_PG, reason="SQLite's write lock and WAL")
 
 _WRITE = Statement("INSERT INTO ledger_tip (venue, seq, hash) VALUES ($1, 0, 'x')")
 _COUNT = "SELECT COUNT(*) FROM ledger_tip"
+_COUNT_QUICK = Statement("SELECT COUNT(*) AS n FROM ledger_tip", quick=True)  # on the loop's thread
+_COUNT_READ = Statement("SELECT COUNT(*) AS n FROM ledger_tip")  # on the reader's thread
 
 
 @pytest.fixture
@@ -110,3 +112,12 @@ async def test_the_wal_is_checkpointed_off_the_loop_every_so_many_commits(
     await lifespan.checkpoint
     assert _database_file() != before, "the checkpoint copied the commits into the database file"
     assert _outside_count() == 6
+    # The reader that ran the checkpoint was handed back with nothing left open: every reader sees the
+    # next commit (a statement left unfinished would have kept it on an old snapshot).
+    pool = ENGINE.reader_pool()  # type: ignore[attr-defined]
+    assert pool is not None and pool.opened
+    for venue in range(7, 7 + 2 * len(pool.opened)):
+        await _write(venue)
+        for statement in (_COUNT_QUICK, _COUNT_READ):
+            for _ in pool.opened:  # each reader in turn (the pool hands them out in order)
+                assert (await statement.fetchrow()) == {"n": venue}

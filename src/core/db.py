@@ -212,7 +212,7 @@ class _WriterSlot:
             busy = await conn.execute_fetchall("PRAGMA busy_timeout")  # the engine's `timeout`
             self.busy_ms = int(next(iter(busy[0].values())))
             if self.wal:
-                await conn.execute("PRAGMA wal_autocheckpoint = 0")
+                await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")  # (it answers a row)
             self.conn = conn
         return self.conn
 
@@ -244,7 +244,9 @@ class _WriterSlot:
         conn = await pool.borrow()
         try:
             # PASSIVE: copies what no reader still needs and never waits for (or blocks) a writer.
-            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Its answer is read to the end here: aiosqlite's thread keeps a handle on the last result it
+            # made, and a statement left unfinished would keep this reader on an old snapshot.
+            await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             pass  # the next one catches up
         finally:
