@@ -244,8 +244,9 @@ class _WriterSlot:
         conn = await pool.borrow()
         try:
             # PASSIVE: copies what no reader still needs and never waits for (or blocks) a writer.
-            # Its answer is read to the end here: aiosqlite's thread keeps a handle on the last result it
-            # made, and a statement left unfinished would keep this reader on an old snapshot.
+            # Its answer is read to the end here: aiosqlite's thread keeps the last result it made, and
+            # while that statement stayed unfinished, the read transaction of this reader's next quick
+            # read (on the loop's thread) never ended: later quick reads answered from its snapshot.
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             pass  # the next one catches up
