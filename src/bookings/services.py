@@ -175,6 +175,7 @@ BOOKING_COLUMNS: tuple[Any, ...] = (
 
 def booking_view(row: dict[str, Any]) -> BookingView:
     data = dict(row)
+    data["lunch_space"] = bool(data["lunch_space"])  # a raw statement on SQLite gives 0/1
     for field in ("starts_at", "ends_at", "created_at", "cancelled_at"):
         if data[field] is not None:
             data[field] = clock.local(data[field])
@@ -242,7 +243,6 @@ async def get_booking(actor: UserView, booking_id: int) -> BookingView:
     row = await _BOOKING_BY_ID.fetchrow(booking_id)
     if row is None or not may_see(actor, row):
         raise NotFound("booking")
-    row["lunch_space"] = bool(row["lunch_space"])  # SQLite: 0/1
     return booking_view(row)
 
 
@@ -255,8 +255,6 @@ async def list_bookings(
         if not valid_id(slot_id):
             return []
         rows = [r for r in await _BOOKINGS_OF_SLOT.fetch(slot_id) if may_see(actor, r)]
-        for r in rows:
-            r["lunch_space"] = bool(r["lunch_space"])
         return [booking_view(r) for r in rows]
     query = Booking.select(*BOOKING_COLUMNS).order_by(Booking.slot.starts_at).order_by(Booking.id)
     scope = visible_to(actor)
@@ -602,9 +600,7 @@ async def create_booking(actor: UserView, form: BookingForm) -> BookingView:
             await notify.booking_event(event, int(written["id"]), visit=written)
     if written is None:
         await _refuse_full(venue_id, rules, day, people, form.slot_id)
-    view = {k: written[k] for k in _VIEW_KEYS}
-    view["lunch_space"] = bool(view["lunch_space"])  # SQLite: 0/1
-    return booking_view(view)
+    return booking_view({k: written[k] for k in _VIEW_KEYS})
 
 
 async def cancel_booking(actor: UserView, booking_id: int) -> BookingView:

@@ -29,7 +29,7 @@ class Settings:
     secure_cookies: bool = False
     session_idle_minutes: int = 8 * 60
     session_max_hours: int = 12
-    db_pool_size: int = field(default_factory=lambda: default_pool_size())
+    db_pool_size: int = field(default_factory=default_pool_size)
     base_url: str = ""
     debug: bool = False
     templates_dir: Path = field(default=ROOT / "templates")
