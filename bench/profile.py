@@ -115,6 +115,13 @@ async def lifespan(app: Any) -> tuple[asyncio.Task[None], asyncio.Queue[dict[str
     return task, inbox
 
 
+def _memory() -> dict[str, float]:
+    """This process's resident set now (VmRSS) and at its peak (VmHWM), in MB (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+
 async def main_async(args: argparse.Namespace) -> None:
     from bench.run import _fixtures
 
@@ -186,6 +193,15 @@ async def main_async(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown path {args.path}")
     # Warm up on a few calls outside the measurement (imports, prepared statements, caches).
     warm, calls = calls[:20], calls[20:]
+    rss_ready = _memory()["VmRSS"]
+    if os.environ.get("KEPU_PROFILE_GC"):  # "freeze" or "freeze,<gen0 threshold>"
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        parts = os.environ["KEPU_PROFILE_GC"].split(",")
+        if len(parts) > 1:
+            gc.set_threshold(int(parts[1]), 10, 10)
     for c in warm:
         await client.call(*c)
     profiler = None
@@ -225,6 +241,8 @@ async def main_async(args: argparse.Namespace) -> None:
     n = len(calls)
     print(f"{args.path} on {args.db}: {n} requests, statuses {statuses}")
     print(f"  process CPU {cpu * 1000 / n:.3f} ms/request, wall {wall * 1000 / n:.3f} ms/request")
+    mem = _memory()
+    print(f"  RSS {rss_ready:.1f} MB before, {mem['VmRSS']:.1f} MB after; peak {mem['VmHWM']:.1f} MB")
     await inbox.put({"type": "lifespan.shutdown"})
     await task
 

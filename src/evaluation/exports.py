@@ -76,26 +76,35 @@ def scorecards_csv(city: CityYear) -> bytes:
 
 def scorecards_xlsx(city: CityYear) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
+    # Write-only: each row goes to the file as it is added, instead of a cell object kept for every
+    # value until the end (the export ran in every `kepu serve`, and its cells stayed in the heap).
+    wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
     def sheet(title: str, header: list[str], rows: list[list[Any]], formats: dict[int, str]) -> None:
         ws = wb.create_sheet(title)
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = bold
-        for row in rows:
-            ws.append(row)
-        for col, fmt in formats.items():
-            for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                cell.number_format = fmt
         ws.freeze_panes = "B2"
         for i, h in enumerate(header, start=1):
-            ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, min(30, len(h) * 2 + 2))
+            ws.column_dimensions[get_column_letter(i)].width = max(10, min(30, len(h) * 2 + 2))
 
-    wb.remove(wb.active)
+        def cell(value: Any, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
+            c = WriteOnlyCell(ws, value=value)
+            if font is not None:
+                c.font = font
+            if number_format is not None:
+                c.number_format = number_format
+            return c
+
+        ws.append([cell(h, font=bold) for h in header])
+        for row in rows:
+            ws.append(
+                [cell(v, number_format=formats[i]) if i in formats else v for i, v in enumerate(row, start=1)]
+            )
+
     metric_cols = {COLUMNS.index(code) + 1: "#,##0" for code in METRICS}
     for code in ("fulfilment_rate", "no_show_rate", "capacity_use"):
         metric_cols[COLUMNS.index(code) + 1] = "0.0"

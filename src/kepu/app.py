@@ -15,6 +15,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import PluginProtocol
+from litestar.plugins.core import MsgspecDIPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -56,6 +58,18 @@ async def readyz() -> Response[dict[str, Any]]:
         status_code=503,
         media_type=MediaType.JSON,
     )
+
+
+class KepuApp(Litestar):
+    """Litestar without the Pydantic plugins it adds whenever Pydantic is importable (Piccolo installs
+    it). kepu's schemas are msgspec structs; the plugins imported Pydantic into every process for
+    nothing, about 8 MB of each `kepu serve` (tests/test_app_memory.py). Generating the OpenAPI
+    document (`/schema`, rarely) still imports it, through polyfactory's examples."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        plugins.append(MsgspecDIPlugin())
+        return plugins
 
 
 def derive(root: str, purpose: str) -> str:
@@ -114,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[requires_sign_in],
         security=[{"BearerToken": []}],
     )
-    app = Litestar(
+    app = KepuApp(
         route_handlers=[
             healthz,
             readyz,

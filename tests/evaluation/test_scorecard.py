@@ -326,6 +326,9 @@ async def test_exports_read_back(city: dict[str, Any], client: httpx.AsyncClient
     assert sheet_rows[w.venue_a]["接待人次"] == 60 and sheet_rows[w.venue_a]["履约率(%)"] == 68.2
     col = header.index("接待人次") + 1
     assert ws.cell(2, col).number_format == "#,##0"
+    assert ws.cell(1, col).font.b and not ws.cell(2, col).font.b  # a bold header row
+    assert ws.freeze_panes == "B2"  # the names and the header stay in view
+    assert ws.column_dimensions["B"].width == 10 and ws.column_dimensions[ws.cell(1, col).column_letter].width
     months = list(wb["按月接待"].iter_rows(min_row=2, values_only=True))
     assert months[2] == ("3月", 49) and len(months) == 12
     # Teachers and staff get neither.

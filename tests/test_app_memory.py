@@ -1,0 +1,41 @@
+"""What a `kepu serve` process holds in memory because of what it imports (issue 7: ≤ 120 MB each).
+
+No database: building the app imports every route's module, which is what this is about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_PROBE = """
+import json, sys
+from kepu.app import create_app
+app = create_app()
+print(json.dumps({
+    "modules": sorted(m for m in ("pydantic", "openpyxl") if m in sys.modules),
+    "plugins": sorted(type(p).__name__ for p in app.plugins),
+}))
+"""
+
+
+def _probe() -> dict[str, list[str]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env.setdefault("DATABASE_URL", "sqlite:///:memory:")
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_serving_imports_neither_pydantic_nor_openpyxl() -> None:
+    # Pydantic came in with Litestar's default plugins (about 8 MB); openpyxl only with an XLSX export.
+    probe = _probe()
+    assert probe["modules"] == []
+    assert not [p for p in probe["plugins"] if "Pydantic" in p or "Attrs" in p]
+    assert "MsgspecDIPlugin" in probe["plugins"]
