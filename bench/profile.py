@@ -194,14 +194,6 @@ async def main_async(args: argparse.Namespace) -> None:
     # Warm up on a few calls outside the measurement (imports, prepared statements, caches).
     warm, calls = calls[:20], calls[20:]
     rss_ready = _memory()["VmRSS"]
-    if os.environ.get("KEPU_PROFILE_GC"):  # "freeze" or "freeze,<gen0 threshold>"
-        import gc
-
-        gc.collect()
-        gc.freeze()
-        parts = os.environ["KEPU_PROFILE_GC"].split(",")
-        if len(parts) > 1:
-            gc.set_threshold(int(parts[1]), 10, 10)
     for c in warm:
         await client.call(*c)
     profiler = None

@@ -27,7 +27,7 @@ from auditlog.context import RequestContextMiddleware
 from bookings import keys
 from bookings.controllers import BookingApi, CheckInApi
 from core import db
-from core.guards import requires_sign_in
+from core.guards import requires_sign_in, run_guards_without_copies
 from core.sessions import RotatingSessionConfig
 from evaluation.controllers import ReportApi
 from kepu import __version__
@@ -84,6 +84,7 @@ async def root_secret(settings: Settings) -> str:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    run_guards_without_copies()
     settings = settings or Settings.from_env()
     # Filled in at startup from KEPU_SECRET_KEY or the installation secret in the database, so
     # every process shares it; a placeholder that is never used to serve a request.
