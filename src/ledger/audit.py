@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+import nacl.exceptions
+import nacl.signing
 
 from bookings import keys
 from core import clock
@@ -78,13 +78,19 @@ async def publish(day: date) -> list[Head]:
     """Sign every venue's chain head as it stood at the end of `day` (Beijing time); idempotent."""
     key = await keys.ensure_key()
     assert key.private_key is not None
-    signer = Ed25519PrivateKey.from_private_bytes(key.private_key)
+    signer = nacl.signing.SigningKey(key.private_key)
     end = clock.day_bounds(day)[1]
     async with write_transaction():
         for row in await _HEADS_AT.fetch(end):
             message = head_message(day, row["venue"], row["seq"], row["hash"])
             await _ADD_HEAD.execute(
-                day, row["venue"], row["seq"], row["hash"], key.kid, signer.sign(message), clock.now()
+                day,
+                row["venue"],
+                row["seq"],
+                row["hash"],
+                key.kid,
+                signer.sign(message).signature,
+                clock.now(),
             )
     return await heads_of(day)
 
@@ -206,8 +212,8 @@ def _check_signature(head: Head, public: dict[int, bytes]) -> bool:
         return False
     try:
         message = head_message(head.day, head.venue, head.seq, head.hash)
-        Ed25519PublicKey.from_public_bytes(raw).verify(head.signature, message)
-    except InvalidSignature:
+        nacl.signing.VerifyKey(raw).verify(message, head.signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
         return False
     return True
 

@@ -25,8 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from piccolo.columns.combination import Where, WhereRaw
 
 import auditlog
@@ -205,7 +203,13 @@ def _aad(booking_id: int) -> bytes:
     return f"kepu-namelist:{booking_id}".encode()
 
 
+# cryptography is imported where a name list is sealed or opened, not with the module: pages import
+# this one, and every `kepu serve` process would hold the library (about 8 MB) for a rare upload.
+
+
 def encrypt(key: bytes, booking_id: int, names: list[str]) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, "\n".join(names).encode(), _aad(booking_id))
     return FORMAT_VERSION + nonce + sealed
@@ -213,6 +217,9 @@ def encrypt(key: bytes, booking_id: int, names: list[str]) -> bytes:
 
 def decrypt(key: bytes, booking_id: int, blob: bytes) -> list[str] | None:
     """The names, or None when the blob does not open (another key: the secret was changed)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     blob = bytes(blob)
     if blob[:1] != FORMAT_VERSION:
         return None

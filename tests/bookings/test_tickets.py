@@ -163,6 +163,31 @@ def test_tampered_claims_with_valid_encoding_are_rejected(key: SigningKey, token
         assert verify_pass(_assemble(struct.pack(">BHIIH", *fields), signature), keyring(key)) is None
 
 
+def test_passes_and_keys_are_interchangeable_with_cryptography(key: SigningKey, token: str) -> None:
+    # kepu signs with libsodium (PyNaCl) since session 7; keys stored earlier were made with the
+    # cryptography package, and passes it signed are in teachers' hands. Both are plain RFC 8032.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    raw = base64.b32decode(token[4:] + "====")
+    Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[13:], b"KP1" + raw[:13])  # or raises
+    older = Ed25519PrivateKey.generate()
+    stored = SigningKey(
+        kid=3,
+        private_key=older.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+        public_key=older.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+    )
+    assert verify_pass(issue_pass(CLAIMS, stored), keyring(stored)) == CLAIMS
+    payload = raw[:1] + (3).to_bytes(2, "big") + raw[3:13]  # the same claims under key 3
+    assert verify_pass(_assemble(payload, older.sign(b"KP1" + payload)), keyring(stored)) == CLAIMS
+    assert verify_pass(_assemble(payload, older.sign(b"KP1" + payload)), keyring(key)) is None
+
+
 def test_signature_covers_version_prefix(key: SigningKey, token: str) -> None:
     # A signature over the bare payload (no "KP1" tag) must not verify, so the format version is bound.
     raw = base64.b32decode(token[4:] + "====")
