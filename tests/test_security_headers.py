@@ -33,6 +33,9 @@ async def test_the_scan_page_keeps_its_own_policy(client: httpx.AsyncClient) -> 
     r = await page.get("/staff/scan")
     assert r.status_code == 200
     assert "'wasm-unsafe-eval'" in r.headers["content-security-policy"]
+    # Its own, not ours beside it (a browser enforces every policy it is sent).
+    assert len(r.headers.get_list("content-security-policy")) == 1
+    assert r.headers.get_list("permissions-policy") == ["camera=(self)"]
     assert r.headers["permissions-policy"] == "camera=(self)"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

@@ -15,7 +15,6 @@ The only exception is the API reference under /schema, whose viewer is loaded fr
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 DEFAULT_CSP = (
@@ -38,14 +37,23 @@ def skips_csp(path: str) -> bool:
     return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
 
 
+# The same, as the raw (lower-case name, value) pairs of an ASGI message.
+_RAW_HEADERS = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in HEADERS.items()]
+_RAW_CSP = b"content-security-policy"
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """Litestar `before_send` hook: add each header the response has not set itself."""
+    """Litestar `before_send` hook: add each header the response has not set itself.
+
+    It runs for every response, so it works on the message's raw header list: the names present are
+    read once (a lookup per header through Litestar's header wrapper cost more than the rest)."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
+    headers = message.get("headers")
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers or ())
+    present = {bytes(name).lower() for name, _ in headers}
     docs = skips_csp(str(scope.get("path", "")))
-    for name, value in HEADERS.items():
-        if docs and name == "Content-Security-Policy":
-            continue
-        if headers.get(name) is None:
-            headers.add(name, value)
+    for name, value in _RAW_HEADERS:
+        if name not in present and not (docs and name == _RAW_CSP):
+            headers.append((name, value))
