@@ -313,13 +313,18 @@ _BOOKING_SELECT = """SELECT b.id, b.venue, b.status, b.students, b.chaperones, b
 _BOOKING_ROW = Statement(_BOOKING_SELECT + " WHERE b.id = $1")
 # PostgreSQL's door reads in one statement: the booking by its id (a signed pass) or its code (typed),
 # an id drawn for the scan's record, whether the venue's chain has its tip row yet, and whether the
-# scan's nonce was applied before.
-_DOOR_PG = Statement(
+# scan's nonce was applied before. One statement per key: for "b.id = $3 OR b.code = $4", the generic
+# plan PostgreSQL settles on after five runs expected two bookings and hash-joined them to whole-table
+# scans of the schools, slots and venues, on every scan (twice the database's CPU on the small city,
+# growing with it); by one key, every join stays an index lookup (bench/RESULTS.md, session 7).
+_DOOR_PG_READ = (
     "SELECT nextval(pg_get_serial_sequence('bookings_checkin', 'id')) AS checkin_id,"
     " EXISTS (SELECT 1 FROM ledger_tip WHERE venue = $1) AS has_tip,"
     " EXISTS (SELECT 1 FROM bookings_checkin WHERE nonce = $2) AS nonce_seen, bk.*"
-    " FROM (SELECT 1) AS one LEFT JOIN (" + _BOOKING_SELECT + " WHERE b.id = $3 OR b.code = $4) bk ON TRUE"
+    " FROM (SELECT 1) AS one LEFT JOIN (" + _BOOKING_SELECT + " WHERE {key} = $3) bk ON TRUE"
 )
+_DOOR_PG_BY_ID = Statement(_DOOR_PG_READ.format(key="b.id"))
+_DOOR_PG_BY_CODE = Statement(_DOOR_PG_READ.format(key="b.code"))
 
 
 async def _booking_row(booking_id: int) -> dict[str, Any] | None:
@@ -344,7 +349,10 @@ async def _door_pg(
     record, and the outcome given before when the scan's nonce was applied already (else None)."""
     assert actor.venue_id is not None
     booking_id, code, method = _read_token(form.token, await keys.public_keys(pass_kid(form.token)))
-    row = await _DOOR_PG.fetchrow(actor.venue_id, form.nonce, booking_id, code)
+    if code is not None:
+        row = await _DOOR_PG_BY_CODE.fetchrow(actor.venue_id, form.nonce, code)
+    else:  # a signed pass, or neither (no booking has the id NULL)
+        row = await _DOOR_PG_BY_ID.fetchrow(actor.venue_id, form.nonce, booking_id)
     assert row is not None
     if row.pop("nonce_seen"):
         assert form.nonce is not None
