@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.servers import server_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
@@ -25,8 +27,8 @@ print(json.dumps({
 
 
 def _probe() -> dict[str, list[str]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    env.setdefault("DATABASE_URL", "sqlite:///:memory:")
+    env = server_env("sqlite:///:memory:")  # never opened: building the app connects to nothing
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
     )
