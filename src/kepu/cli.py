@@ -12,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import core  # noqa: F401  (PICCOLO_CONF before Piccolo looks for its engine)
 from core.errors import DomainError
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 async def _migrate(quiet: bool = True) -> None:
@@ -43,6 +47,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def served_app() -> Litestar:
+    """The app as `kepu serve` runs it: once started, what it holds for good is frozen out of the
+    garbage collector's full collections (core.memory.settle_heap)."""
+    from core.memory import settle_heap
+    from kepu.app import create_app
+
+    app = create_app()
+    app.on_startup.append(settle_heap)
+    return app
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then re-raises the signal to the
     # handler that was installed before it started. This one turns it into a clean exit with
@@ -59,10 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return_large_blocks()  # before any thread starts (core/memory.py)
     import uvicorn
 
-    from kepu.app import create_app
-
     uvicorn.run(
-        create_app(),
+        served_app(),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
