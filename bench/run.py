@@ -1,10 +1,14 @@
 """Run the benchmark scenarios on SQLite (1 process) and PostgreSQL (1 and 2 processes) and write
-bench/RESULTS.md. Run by hand (`make bench`), never by the test suite; loopback only, bounded.
+bench/RESULTS.md. Run by hand (`make bench`); the test suite runs only the miniature (below). Loopback
+only, bounded.
 
 Each configuration runs in a child process of its own (the database is chosen by DATABASE_URL before
 anything is imported): it migrates a fresh database, writes the city with bench.citygen, adds the
 scenario fixtures (today's passes at one venue, a hot slot, 100 popular slots), starts `kepu serve`,
 measures, and prints its results as JSON for the parent to tabulate.
+
+`--smoke` runs every scenario in miniature (tens of requests, see SMOKE) into a file of its own: the
+test suite does that on its engine so the scenarios cannot rot (tests/bench/test_run.py).
 """
 
 from __future__ import annotations
@@ -22,14 +26,41 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
+DATA = ROOT / "bench" / "data"
 PG_ADMIN = os.environ.get("KEPU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONFIGS = {"sqlite-1": ("sqlite", 1), "postgres-1": ("postgres", 1), "postgres-2": ("postgres", 2)}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many requests each scenario sends, and so what its fixtures hold."""
+
+    door: int = 2000  # passes scanned once, at each of the three concurrency levels
+    rescans: int = 200  # of those passes, scanned again
+    race: int = 100  # passes scanned four times at once
+    hot_capacity: int = 100  # places in the slot the rush goes for
+    rush: int = 300  # bookings sent at once into it, one place each
+    teachers: int = 2000  # teachers booking a class each across the popular slots
+    popular: int = 100  # popular slots
+    popular_capacity: int = 200
+    pages: int = 200  # requests per page
+    warm: int = 10  # warm requests per evaluation view
+
+
+FULL = Sizes()
+# Every scenario in miniature: as many kinds of answer as the full run (refusals in the rush included),
+# in seconds.
+SMOKE = Sizes(
+    door=20, rescans=5, race=5, hot_capacity=3, rush=9, teachers=20, popular=4, popular_capacity=40, pages=5,
+    warm=2,
+)  # fmt: skip
 
 
 def _free_port() -> int:
@@ -45,7 +76,7 @@ def _kepu() -> str:
 # ---------------------------------------------------------------------------------------- child side
 
 
-async def _fixtures(scale: str, year: int) -> dict[str, Any]:
+async def _fixtures(scale: str, year: int, sizes: Sizes = FULL) -> dict[str, Any]:
     """The city, then what the scenarios need, written directly (bulk), not through the API."""
     from accounts import services as accounts
     from accounts.tables import User
@@ -68,9 +99,10 @@ async def _fixtures(scale: str, year: int) -> dict[str, Any]:
         teachers = await User.select(User.id, User.school).where(User.role == "teacher")
         now = clock.now()
         tomorrow = clock.day_bounds(clock.today() + timedelta(days=1))[0] + timedelta(hours=9)
-        # Today's door: 6,100 passes at one venue (3 × 2,000 for the concurrency levels, 100 for the race).
-        door_slots, per_slot, door_n = 61, 100, 6100
-        hot_capacity, popular_n, popular_capacity = 100, 100, 200
+        # Today's door at one venue: 3 × 2,000 passes for the concurrency levels, 100 for the race.
+        per_slot, door_n = 100, 3 * sizes.door + sizes.race
+        door_slots = -(-door_n // per_slot)
+        hot_capacity, popular_n, popular_capacity = sizes.hot_capacity, sizes.popular, sizes.popular_capacity
         async with write_transaction():
             slot_ids = await reserve_ids(Slot, door_slots + 1 + popular_n)
             slots = [
@@ -138,7 +170,7 @@ async def _fixtures(scale: str, year: int) -> dict[str, Any]:
                 )
             await insert_chunked(Booking, rows, chunk=800)
         staff_token, _ = await accounts.issue_token(staff_id)
-        teacher_tokens = [(await accounts.issue_token(t["id"]))[0] for t in teachers[:2000]]
+        teacher_tokens = [(await accounts.issue_token(t["id"]))[0] for t in teachers[: sizes.teachers]]
         auditor = await User.select(User.username).where(User.role == "auditor").first()
         teacher_name = await User.select(User.username).where(User.id == teachers[0]["id"]).first()
         staff_name = await User.select(User.username).where(User.id == staff_id).first()
@@ -245,8 +277,11 @@ async def _scenarios(
     year: int,
     db_pids: Callable[[], list[int]],
     database_url: str,
+    sizes: Sizes = FULL,
 ) -> list[dict[str, str]]:
     from bench.load import Call, burst, run
+
+    s = sizes
 
     urls = [u for _, u in servers]
     pids = [p.pid for p, _ in servers]
@@ -256,25 +291,26 @@ async def _scenarios(
     def url(n: int, path: str) -> str:
         return urls[n % len(urls)] + path
 
+    def scans(passes: list[str]) -> list[Call]:
+        return [Call("POST", url(n, "/api/v1/checkins"), {"token": t}, staff) for n, t in enumerate(passes)]
+
     # 1. door
     tokens: list[str] = fx["door_tokens"]
-    for level, batch in zip((1, 8, 32), (tokens[:2000], tokens[2000:4000], tokens[4000:6000]), strict=True):
-        calls = [Call("POST", url(n, "/api/v1/checkins"), {"token": t}, staff) for n, t in enumerate(batch)]
+    for n, level in enumerate((1, 8, 32)):
+        calls = scans(tokens[n * s.door : (n + 1) * s.door])
         r = await run(
-            f"door: 2,000 scans, c={level}", calls, concurrency=level, server_pids=pids, db_pids=db_pids
+            f"door: {s.door:,} scans, c={level}", calls, concurrency=level, server_pids=pids, db_pids=db_pids
         )
         assert set(r.statuses) == {200}, r.statuses
         rows.append(r.row())
-    calls = [
-        Call("POST", url(n, "/api/v1/checkins"), {"token": t}, staff) for n, t in enumerate(tokens[:200])
-    ]
-    r = await run("door: 200 rescans, c=8", calls, concurrency=8, server_pids=pids, db_pids=db_pids)
+    calls = scans(tokens[: s.rescans])
+    name = f"door: {s.rescans:,} rescans, c=8"
+    r = await run(name, calls, concurrency=8, server_pids=pids, db_pids=db_pids)
     assert set(r.statuses) == {409}, r.statuses
     rows.append(r.row())
-    race = [t for t in tokens[6000:6100] for _ in range(4)]
-    calls = [Call("POST", url(n, "/api/v1/checkins"), {"token": t}, staff) for n, t in enumerate(race)]
-    r = await burst("door: 100 passes × 4 at once", calls, server_pids=pids, db_pids=db_pids)
-    assert r.statuses[200] == 100, r.statuses
+    calls = scans([t for t in tokens[3 * s.door : 3 * s.door + s.race] for _ in range(4)])
+    r = await burst(f"door: {s.race:,} passes × 4 at once", calls, server_pids=pids, db_pids=db_pids)
+    assert r.statuses[200] == s.race, r.statuses
     rows.append(r.row())
 
     # 2. rush
@@ -286,9 +322,11 @@ async def _scenarios(
             {"slot_id": fx["hot_slot"], "students": 1, "chaperones": 0},
             {"Authorization": f"Bearer {teachers[n % len(teachers)]}"},
         )
-        for n in range(300)
+        for n in range(s.rush)
     ]
-    r = await burst("rush: 300 at once into 100 places", calls, server_pids=pids, db_pids=db_pids)
+    r = await burst(
+        f"rush: {s.rush:,} at once into {s.hot_capacity:,} places", calls, server_pids=pids, db_pids=db_pids
+    )
     assert r.statuses[201] == fx["hot_capacity"], r.statuses
     rows.append(r.row())
     popular: list[int] = fx["popular_slots"]
@@ -299,10 +337,14 @@ async def _scenarios(
             {"slot_id": popular[n % len(popular)], "students": 30, "chaperones": 2},
             {"Authorization": f"Bearer {teachers[n % len(teachers)]}"},
         )
-        for n in range(2000)
+        for n in range(s.teachers)
     ]
     r = await run(
-        "rush: 2,000 teachers, 100 slots, c=64", calls, concurrency=64, server_pids=pids, db_pids=db_pids
+        f"rush: {s.teachers:,} teachers, {s.popular:,} slots, c=64",
+        calls,
+        concurrency=64,
+        server_pids=pids,
+        db_pids=db_pids,
     )
     assert set(r.statuses) <= {201, 409}, r.statuses
     rows.append(r.row())
@@ -324,8 +366,8 @@ async def _scenarios(
         )
         rows.append(r.row())
         r = await run(
-            f"evaluation {label}: warm ×10",
-            [Call("GET", urls[0] + path, headers=auditor)] * 10,
+            f"evaluation {label}: warm ×{s.warm}",
+            [Call("GET", urls[0] + path, headers=auditor)] * s.warm,
             concurrency=1,
             server_pids=pids,
             db_pids=db_pids,
@@ -343,30 +385,38 @@ async def _scenarios(
         ("pass page /bookings/{id}", f"/bookings/{fx['booking_id']}", teacher),
         ("day roster /slots/{id}", f"/slots/{fx['door_slot']}", staff_page),
     ):
-        calls = [Call("GET", url(n, path), headers=headers) for n in range(200)]
+        calls = [Call("GET", url(n, path), headers=headers) for n in range(s.pages)]
         r = await run(f"pages: {label}, c=4", calls, concurrency=4, server_pids=pids, db_pids=db_pids)
         assert set(r.statuses) == {200}, (label, r.statuses)
         rows.append(r.row())
     return rows
 
 
-def child(config: str, scale: str, year: int) -> int:
+def child(
+    config: str,
+    scale: str,
+    year: int,
+    sizes: Sizes = FULL,
+    data_dir: Path = DATA,
+    pg_database: str = "kepu_bench",
+) -> int:
+    """One configuration: a fresh database (SQLite: a file in `data_dir`; PostgreSQL: `pg_database`,
+    dropped first), its city and fixtures, its servers, the scenarios; the results as JSON on stdout."""
     engine, procs = CONFIGS[config]
     if engine == "sqlite":
-        path = ROOT / "bench" / "data" / f"{config}.sqlite3"
+        path = data_dir / f"{config}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{path}"
     else:
-        database_url = PG_ADMIN.rsplit("/", 1)[0] + "/kepu_bench"
-        subprocess.run(
-            ["psql", "-q", PG_ADMIN, "-c", "DROP DATABASE IF EXISTS kepu_bench WITH (FORCE)"], check=True
-        )
-        subprocess.run(["psql", "-q", PG_ADMIN, "-c", "CREATE DATABASE kepu_bench"], check=True)
+        database_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_database}"
+        drop = f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)'
+        subprocess.run(["psql", "-q", PG_ADMIN, "-c", drop], check=True)
+        subprocess.run(["psql", "-q", PG_ADMIN, "-c", f'CREATE DATABASE "{pg_database}"'], check=True)
     os.environ["DATABASE_URL"] = database_url
     t0 = time.perf_counter()
-    fx = asyncio.run(_fixtures(scale, year))
+    fx = asyncio.run(_fixtures(scale, year, sizes))
     load_s = time.perf_counter() - t0
     env = {**os.environ, "DATABASE_URL": database_url}
     servers = _start_servers(env, procs)
@@ -374,7 +424,7 @@ def child(config: str, scale: str, year: int) -> int:
         from bench.load import postgres_pids
 
         db_pids = postgres_pids if engine == "postgres" else list
-        rows = asyncio.run(_scenarios(fx, servers, year, db_pids, database_url))
+        rows = asyncio.run(_scenarios(fx, servers, year, db_pids, database_url, sizes))
     finally:
         for proc, _ in servers:
             proc.send_signal(signal.SIGTERM)
@@ -396,7 +446,14 @@ def machine() -> str:
     )
 
 
-def write_results(results: list[dict[str, Any]], scale: str, year: int, label: str | None = None) -> None:
+def write_results(
+    results: list[dict[str, Any]],
+    scale: str,
+    year: int,
+    label: str | None = None,
+    path: Path = RESULTS,
+    sizes: Sizes = FULL,
+) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     lines = [
         f"# {label}" if label else "# Benchmark results",
@@ -405,6 +462,7 @@ def write_results(results: list[dict[str, Any]], scale: str, year: int, label: s
         f"- commit: {commit.stdout.strip()}",
         f"- machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}",
         f"- dataset: bench.citygen scale `{scale}`, year {year}; the load client shares the machine",
+        *([] if sizes == FULL else [f"- scenarios in miniature: {asdict(sizes)}"]),
         "",
         "CPU ms/req is the server processes' (and for PostgreSQL the database's) user+system time divided by",
         "the requests: steadier than latency and throughput when other work shares the machine, though on a",
@@ -438,9 +496,9 @@ def write_results(results: list[dict[str, Any]], scale: str, year: int, label: s
         ]
         lines += ["| " + " | ".join(row.get(col, "") for col in columns) + " |" for row in result["rows"]]
         lines.append("")
-    if label and RESULTS.exists():
-        lines = [RESULTS.read_text().rstrip(), "", *("#" + ln if ln.startswith("#") else ln for ln in lines)]
-    RESULTS.write_text("\n".join(lines) + "\n")
+    if label and path.exists():
+        lines = [path.read_text().rstrip(), "", *("#" + ln if ln.startswith("#") else ln for ln in lines)]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -451,10 +509,15 @@ def main() -> int:
     parser.add_argument(
         "--label", help="append these results under this heading instead of rewriting the file"
     )
+    parser.add_argument("--smoke", action="store_true", help="every scenario in miniature (tests/bench)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the file to write (bench/RESULTS.md)")
+    parser.add_argument("--data", type=Path, default=DATA, help="where SQLite's database files go")
+    parser.add_argument("--pg-database", default="kepu_bench", help="PostgreSQL's database (dropped first)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
     if args.child:
-        return child(args.child, args.scale, args.year)
+        return child(args.child, args.scale, args.year, sizes, args.data, args.pg_database)
     results = []
     for config in args.configs.split(","):
         print(f"bench: {config} …", file=sys.stderr)
@@ -469,6 +532,11 @@ def main() -> int:
                 args.scale,
                 "--year",
                 str(args.year),
+                "--data",
+                str(args.data),
+                "--pg-database",
+                args.pg_database,
+                *(["--smoke"] if args.smoke else []),
             ],
             cwd=ROOT,
             capture_output=True,
@@ -479,8 +547,8 @@ def main() -> int:
             print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
             return done.returncode
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    write_results(results, args.scale, args.year, args.label)
-    print(f"bench: wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    write_results(results, args.scale, args.year, args.label, args.results, sizes)
+    print(f"bench: wrote {args.results}", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,84 @@
+"""Every benchmark scenario in miniature (`python -m bench.run --smoke`) on this run's engine, so that
+the scenarios, the load client and the results table do not rot. SQLite runs one server process,
+PostgreSQL two sharing the database, as in the full benchmark. Nothing here is timed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bench.run import SMOKE
+
+from tests.conftest import IS_PG, PG_ADMIN_URL
+from tests.servers import server_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _table(text: str) -> dict[str, dict[str, str]]:
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")), strict=True)) for ln in lines[1:]]
+    return {row["scenario"]: row for row in rows if row["scenario"] != "scenario"}
+
+
+def _statuses(row: dict[str, str]) -> dict[int, int]:
+    return {int(code): int(n) for code, n in re.findall(r"(\d+)×(\d+)", row["statuses"])}
+
+
+@pytest.fixture
+def smoke_run(tmp_path: Path) -> dict[str, dict[str, str]]:
+    config = "postgres-2" if IS_PG else "sqlite-1"
+    database = f"kepu_bench_smoke_{os.getpid()}"
+    env = server_env("sqlite:///:memory:")  # the benchmark makes its own database
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    if IS_PG:
+        env["KEPU_BENCH_PG"] = PG_ADMIN_URL
+    results = tmp_path / "RESULTS.md"
+    command = [sys.executable, "-m", "bench.run", "--smoke", "--scale", "small", "--year", "2025"]
+    command += ["--configs", config, "--results", str(results), "--data", str(tmp_path)]
+    command += ["--pg-database", database]
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        if IS_PG:
+            drop = f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+            subprocess.run(["psql", "-q", PG_ADMIN_URL, "-c", drop], check=True, capture_output=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = results.read_text()
+    assert f"## {config}" in text
+    return _table(text)
+
+
+def test_every_scenario_runs_in_miniature(smoke_run: dict[str, dict[str, str]]) -> None:
+    s, rows = SMOKE, smoke_run
+    for level in (1, 8, 32):
+        assert _statuses(rows[f"door: {s.door} scans, c={level}"]) == {200: s.door}
+    assert _statuses(rows[f"door: {s.rescans} rescans, c=8"]) == {409: s.rescans}
+    # Four scans of each pass at once: exactly one admits.
+    assert _statuses(rows[f"door: {s.race} passes × 4 at once"]) == {200: s.race, 409: 3 * s.race}
+    # More bookings at once than places: exactly the places are sold.
+    rush = _statuses(rows[f"rush: {s.rush} at once into {s.hot_capacity} places"])
+    assert rush == {201: s.hot_capacity, 409: s.rush - s.hot_capacity}
+    # A class of 32 into each popular slot of 40 places: one class a slot, the rest refused.
+    spread = _statuses(rows[f"rush: {s.teachers} teachers, {s.popular} slots, c=64"])
+    assert spread == {201: s.popular, 409: s.teachers - s.popular}
+    for view in ("page", "CSV", "scorecards", "scorecards XLSX"):
+        assert _statuses(rows[f"evaluation {view}: cold"]) == {200: 1}
+        assert _statuses(rows[f"evaluation {view}: warm ×{s.warm}"]) == {200: s.warm}
+    assert float(rows["evaluation: raw SQL in the CLI client"]["p50 ms"]) >= 0
+    pages = ("catalogue /venues", "venue slots /venues/{id}", "pass page /bookings/{id}")
+    pages += ("day roster /slots/{id}",)
+    for page in pages:
+        assert _statuses(rows[f"pages: {page}, c=4"]) == {200: s.pages}
+    # The figures read from /proc: each server's peak RSS, the servers' CPU and (PostgreSQL) the database's.
+    door = rows[f"door: {s.door} scans, c=1"]
+    servers = door["peak RSS MB"].split("/")
+    assert len(servers) == (2 if IS_PG else 1)
+    assert all(20 < float(mb) < 1000 for mb in servers)
+    assert float(door["server CPU ms/req"]) > 0
+    assert (float(door["db CPU ms/req"]) > 0) == IS_PG
