@@ -82,3 +82,32 @@ def test_every_scenario_runs_in_miniature(smoke_run: dict[str, dict[str, str]]) 
     assert all(20 < float(mb) < 1000 for mb in servers)
     assert float(door["server CPU ms/req"]) > 0
     assert (float(door["db CPU ms/req"]) > 0) == IS_PG
+
+
+def test_the_city_evaluation_benchmark_runs_on_a_small_city(tmp_path: Path) -> None:
+    # bench.cityeval times the science association's views of a city bench.citygen wrote.
+    env = server_env("sqlite:///:memory:")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    database = f"kepu_cityeval_smoke_{os.getpid()}"
+    if IS_PG:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+        subprocess.run(["psql", "-q", PG_ADMIN_URL, "-c", f'CREATE DATABASE "{database}"'], check=True)
+    else:
+        url = f"sqlite:///{tmp_path / 'city.sqlite3'}"
+    try:
+        run = [sys.executable, "-m", "bench.citygen", "--scale", "small", "--year", "2025"]
+        done = subprocess.run(run, cwd=ROOT, env={**env, "DATABASE_URL": url}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        run = [sys.executable, "-m", "bench.cityeval", "--db", url, "--year", "2025"]
+        done = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        if IS_PG:
+            drop = f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+            subprocess.run(["psql", "-q", PG_ADMIN_URL, "-c", drop], check=True, capture_output=True)
+    rows = _table(done.stdout)
+    views = [name for name in rows if not name.startswith("raw SQL")]
+    assert len(views) == 16  # eight views, cold and warm
+    assert all(_statuses(rows[name]) == {200: 5 if "warm" in name else 1} for name in views)
+    raw = [name for name in rows if name.startswith("raw SQL")]
+    assert len(raw) == 2 and all(float(rows[name]["p50 ms"]) >= 0 for name in raw)
