@@ -130,7 +130,14 @@ async def main_async(args: argparse.Namespace) -> None:
 
     app = create_app()
     task, inbox = await lifespan(app)
-    client = Asgi(app)
+    try:
+        await _measure(args, fx, Asgi(app))
+    finally:  # also after an error: the app's database connections close, so the process can end
+        await inbox.put({"type": "lifespan.shutdown"})
+        await task
+
+
+async def _measure(args: argparse.Namespace, fx: dict[str, Any], client: Asgi) -> None:
     staff = {"authorization": f"Bearer {fx['staff_token']}"}
     calls: list[tuple[str, str, Any, dict[str, str]]]
     if args.path == "door":
@@ -192,7 +199,8 @@ async def main_async(args: argparse.Namespace) -> None:
     else:
         raise SystemExit(f"unknown path {args.path}")
     # Warm up on a few calls outside the measurement (imports, prepared statements, caches).
-    warm, calls = calls[:20], calls[20:]
+    warm_n = min(20, len(calls) // 2)
+    warm, calls = calls[:warm_n], calls[warm_n:]
     rss_ready = _memory()["VmRSS"]
     for c in warm:
         await client.call(*c)
@@ -235,8 +243,6 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"  process CPU {cpu * 1000 / n:.3f} ms/request, wall {wall * 1000 / n:.3f} ms/request")
     mem = _memory()
     print(f"  RSS {rss_ready:.1f} MB before, {mem['VmRSS']:.1f} MB after; peak {mem['VmHWM']:.1f} MB")
-    await inbox.put({"type": "lifespan.shutdown"})
-    await task
 
 
 def main() -> int:
@@ -250,13 +256,15 @@ def main() -> int:
         ],
     )  # fmt: skip
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=1000, help="requests, the first (up to 20) to warm up")
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--cprofile", action="store_true", help="print the functions by own time")
     parser.add_argument("--save", help="write the last response's body to this file")
     parser.add_argument("--dump", help="with --cprofile: also write the profile here (for pstats, snakeviz)")
     args = parser.parse_args()
+    if args.n < 2:
+        parser.error("--n: at least 2 (one to warm up, one to measure)")
     tmp = Path(tempfile.mkdtemp(prefix="kepu-profile-"))
     if args.db == "sqlite":
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'profile.sqlite3'}"

@@ -111,3 +111,18 @@ def test_the_city_evaluation_benchmark_runs_on_a_small_city(tmp_path: Path) -> N
     assert all(_statuses(rows[name]) == {200: 5 if "warm" in name else 1} for name in views)
     raw = [name for name in rows if name.startswith("raw SQL")]
     assert len(raw) == 2 and all(float(rows[name]["p50 ms"]) >= 0 for name in raw)
+
+
+@pytest.mark.parametrize("path", ["door", "page-roster"])
+def test_the_in_process_profile_runs(path: str) -> None:
+    # bench.profile calls the app through ASGI on a small city; 6 requests: 3 to warm up, 3 measured.
+    env = server_env("sqlite:///:memory:")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    if IS_PG:
+        env["KEPU_BENCH_PG"] = PG_ADMIN_URL
+    engine = "postgres" if IS_PG else "sqlite"
+    run = [sys.executable, "-m", "bench.profile", path, "--db", engine, "--n", "6"]
+    done = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"{path} on {engine}: 3 requests, statuses {{200: 3}}" in done.stdout
+    assert "ms/request" in done.stdout and "peak" in done.stdout
