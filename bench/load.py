@@ -63,17 +63,25 @@ class Result:
         }
 
 
-def cpu_ms(pids: Sequence[int]) -> float:
-    """User + system CPU time of these processes so far, in ms (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
+def cpu_by_pid(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU time of each of these processes so far, in ms (fields 14 and 15 of
+    /proc/PID/stat); a process that has gone is left out."""
+    times = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total * 1000 / CLOCK_TICKS
+        times[pid] = (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS
+    return times
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU ms spent between two readings: each process's own difference, all of it for one that started
+    in between. A process that ended in between is left out (what it spent since is unknown), so
+    another database's backends closing cannot make the figure drop below zero."""
+    return sum(ms - before.get(pid, 0.0) for pid, ms in after.items())
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -84,17 +92,25 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine (the backends serving kepu among them)."""
+def postgres_pids(database: str | None = None) -> list[int]:
+    """The PostgreSQL server processes on this machine: its background processes (WAL writer,
+    checkpointer…) and the backends serving `database` (every backend when None). A backend names
+    its user and database in its title: "postgres: 15/main: USER DATABASE HOST(PORT) STATE"."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == "postgres":
-                        pids.append(int(entry))
+                    if f.read().strip() != "postgres":
+                        continue
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
             except OSError:
                 continue
+            # title: "postgres:", cluster, then a backend's user, database and client address.
+            backend = len(title) >= 5 and ("(" in title[4] or title[4] == "[local]")
+            if database is None or not backend or title[3] == database:
+                pids.append(int(entry))
     return pids
 
 
@@ -111,16 +127,15 @@ async def run(
     """Send the calls with at most `concurrency` in flight; every URL must be on this machine.
 
     `db_pids` may be a function: PostgreSQL starts a backend per new pool connection, so the set of
-    database processes is read again just before the calls go out.
+    database processes is read again before the calls go out and after they are answered.
     """
-    if callable(db_pids):
-        db_pids = list(db_pids())
+    find_db_pids = db_pids if callable(db_pids) else lambda: db_pids
     for call in calls:
         if urlparse(call.url).hostname not in LOOPBACK:
             raise ValueError(f"load goes to loopback only, not {call.url}")
     result = Result(name=name, requests=len(calls))
     queue = list(reversed(calls))
-    server_before, db_before = cpu_ms(server_pids), cpu_ms(db_pids)
+    server_before, db_before = cpu_by_pid(server_pids), cpu_by_pid(find_db_pids())
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
 
@@ -138,8 +153,8 @@ async def run(
         started = time.perf_counter()
         await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout_s)
         result.seconds = time.perf_counter() - started
-    result.server_cpu_ms = cpu_ms(server_pids) - server_before
-    result.db_cpu_ms = cpu_ms(db_pids) - db_before
+    result.server_cpu_ms = cpu_spent(server_before, cpu_by_pid(server_pids))
+    result.db_cpu_ms = cpu_spent(db_before, cpu_by_pid(find_db_pids()))
     result.peak_rss_mb = [peak_rss_mb(pid) for pid in server_pids]
     return result
 

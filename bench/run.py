@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -423,7 +424,7 @@ def child(
     try:
         from bench.load import postgres_pids
 
-        db_pids = postgres_pids if engine == "postgres" else list
+        db_pids = partial(postgres_pids, pg_database) if engine == "postgres" else list
         rows = asyncio.run(_scenarios(fx, servers, year, db_pids, database_url, sizes))
     finally:
         for proc, _ in servers:
