@@ -1,6 +1,7 @@
-"""Every benchmark scenario in miniature (`python -m bench.run --smoke`) on this run's engine, so that
-the scenarios, the load client and the results table do not rot. SQLite runs one server process,
-PostgreSQL two sharing the database, as in the full benchmark. Nothing here is timed."""
+"""The benchmarks, small, on this run's engine, so that they do not rot: every scenario in miniature
+(`python -m bench.run --smoke`; SQLite with one server process, PostgreSQL with two sharing the
+database, as in the full benchmark), bench.cityeval on a small city, bench.profile on two paths, and
+how the load client counts CPU time. Nothing here is timed."""
 
 from __future__ import annotations
 
