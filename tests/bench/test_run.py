@@ -26,6 +26,16 @@ CLI = "psql" if IS_PG else "sqlite3"
 needs_cli = pytest.mark.skipif(shutil.which(CLI) is None, reason=f"the {CLI} command-line client is missing")
 
 
+def _bench_env() -> dict[str, str]:
+    """The environment of a benchmark command: the checkout importable, PostgreSQL's admin URL for the
+    databases a benchmark makes itself (DATABASE_URL is set by each command, never used from here)."""
+    env = server_env("sqlite:///:memory:")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    if IS_PG:
+        env["KEPU_BENCH_PG"] = PG_ADMIN_URL
+    return env
+
+
 def _table(text: str) -> dict[str, dict[str, str]]:
     lines = [ln for ln in text.splitlines() if ln.startswith("| ")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
@@ -41,10 +51,7 @@ def _statuses(row: dict[str, str]) -> dict[int, int]:
 def smoke_run(tmp_path: Path) -> dict[str, dict[str, str]]:
     config = "postgres-2" if IS_PG else "sqlite-1"
     database = f"kepu_bench_smoke_{os.getpid()}"
-    env = server_env("sqlite:///:memory:")  # the benchmark makes its own database
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-    if IS_PG:
-        env["KEPU_BENCH_PG"] = PG_ADMIN_URL
+    env = _bench_env()
     results = tmp_path / "RESULTS.md"
     command = [sys.executable, "-m", "bench.run", "--smoke", "--scale", "small", "--year", "2025"]
     command += ["--configs", config, "--results", str(results), "--data", str(tmp_path)]
@@ -103,8 +110,7 @@ def test_every_scenario_runs_in_miniature(smoke_run: dict[str, dict[str, str]]) 
 @needs_cli
 def test_the_city_evaluation_benchmark_runs_on_a_small_city(tmp_path: Path) -> None:
     # bench.cityeval times the science association's views of a city bench.citygen wrote.
-    env = server_env("sqlite:///:memory:")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    env = _bench_env()
     database = f"kepu_cityeval_smoke_{os.getpid()}"
     if IS_PG:
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
@@ -133,10 +139,7 @@ def test_the_city_evaluation_benchmark_runs_on_a_small_city(tmp_path: Path) -> N
 @pytest.mark.parametrize("path", ["door", "page-roster"])
 def test_the_in_process_profile_runs(path: str) -> None:
     # bench.profile calls the app through ASGI on a small city; 6 requests: 3 to warm up, 3 measured.
-    env = server_env("sqlite:///:memory:")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-    if IS_PG:
-        env["KEPU_BENCH_PG"] = PG_ADMIN_URL
+    env = _bench_env()
     engine = "postgres" if IS_PG else "sqlite"
     run = [sys.executable, "-m", "bench.profile", path, "--db", engine, "--n", "6"]
     done = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
