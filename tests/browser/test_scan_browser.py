@@ -52,6 +52,9 @@ class DoorDay:
     venue_id: int
     staff: str
     bookings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Late in the Shanghai day the slot is booked for tomorrow and then moved to now: the server
+    # admits by the slot, but the passes still carry tomorrow's date, which an offline phone checks.
+    passes_dated_tomorrow: bool = False
 
 
 def _slot(server: KepuServer, venue_id: int, date: str, start: str, end: str) -> int:
@@ -91,6 +94,7 @@ def door_day(kepu_server: KepuServer) -> DoorDay:
     api(kepu_server, teacher, "POST", f"/api/v1/bookings/{day.bookings['cancelled']['id']}/cancel")
     if plan.move_after_booking:
         move_slot_to_now(kepu_server.db_path, today_slot)
+        day.passes_dated_tomorrow = True
     return day
 
 
@@ -300,6 +304,8 @@ def admissions(server: KepuServer, booking_ids: list[int]) -> list[tuple[int, in
 def test_offline_scans_are_checked_on_the_phone_and_sent_once_when_back_online(
     browser: Any, kepu_server: KepuServer, door_day: DoorDay, screenshot_dir: Path
 ) -> None:
+    if door_day.passes_dated_tomorrow:
+        pytest.skip("too late in the Shanghai day: the passes carry tomorrow's date, checked offline")
     one, two = door_day.bookings["offline1"], door_day.bookings["offline2"]
     context, page, guard = phone_page(browser, kepu_server)
     try:
