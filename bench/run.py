@@ -99,6 +99,9 @@ async def _fixtures(scale: str, year: int, sizes: Sizes = FULL) -> dict[str, Any
         venue_id, staff_id = int(member["venue"]), int(member["user"])
         teachers = await User.select(User.id, User.school).where(User.role == "teacher")
         now = clock.now()
+        # The door's slots began a few minutes ago, but never before today's midnight (Asia/Shanghai):
+        # a slot that began yesterday would make every pass a wrong_day.
+        door_start = max(now - timedelta(minutes=5), clock.day_bounds(clock.today())[0])
         tomorrow = clock.day_bounds(clock.today() + timedelta(days=1))[0] + timedelta(hours=9)
         # Today's door at one venue: 3 × 2,000 passes for the concurrency levels, 100 for the race.
         per_slot, door_n = 100, 3 * sizes.door + sizes.race
@@ -110,7 +113,7 @@ async def _fixtures(scale: str, year: int, sizes: Sizes = FULL) -> dict[str, Any
                 Slot(
                     id=sid,
                     venue=venue_id,
-                    starts_at=now - timedelta(minutes=5),
+                    starts_at=door_start,
                     ends_at=now + timedelta(hours=3),
                     capacity=per_slot * 32,
                     booked=per_slot * 32,
